@@ -1,0 +1,92 @@
+//! The admin listener, never the proxy port: `/metrics` (Prometheus text), `/healthz` (the
+//! process is alive) and `/readyz` (config loaded, at least one issuer's keys fetched, base AWS
+//! credentials resolved).
+
+use crate::error::{ProxyBody, full, json_response};
+use crate::identity::IssuerKeys;
+use crate::metrics::Metrics;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use std::sync::{Arc, Mutex};
+
+/// What `/readyz` reports.
+pub struct Readiness {
+    issuers: Vec<Arc<IssuerKeys>>,
+    /// `None` until the first probe; then `Ok` or the reason the chain failed.
+    base_credentials: Mutex<Option<Result<(), String>>>,
+}
+
+impl Readiness {
+    pub fn new(issuers: Vec<Arc<IssuerKeys>>) -> Self {
+        Readiness {
+            issuers,
+            base_credentials: Mutex::new(None),
+        }
+    }
+
+    pub fn set_base_credentials(&self, r: Result<(), String>) {
+        *self.base_credentials.lock().expect("readiness lock") = Some(r);
+    }
+
+    pub fn report(&self) -> (bool, serde_json::Value) {
+        let issuers: Vec<_> = self
+            .issuers
+            .iter()
+            .map(|k| serde_json::json!({ "issuer": k.issuer(), "keys_loaded": k.is_loaded() }))
+            .collect();
+        let keys_ok = self.issuers.iter().any(|k| k.is_loaded());
+        let creds = self
+            .base_credentials
+            .lock()
+            .expect("readiness lock")
+            .clone();
+        let creds_ok = matches!(creds, Some(Ok(())));
+        let creds_detail = match creds {
+            None => "not checked yet".to_owned(),
+            Some(Ok(())) => "ok".to_owned(),
+            Some(Err(e)) => e,
+        };
+        let ready = keys_ok && creds_ok;
+        (
+            ready,
+            serde_json::json!({ "ready": ready, "issuers": issuers, "base_credentials": creds_detail }),
+        )
+    }
+}
+
+pub async fn handle(
+    req: Request<Incoming>,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+) -> Response<ProxyBody> {
+    if req.method() != Method::GET {
+        return json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &serde_json::json!({"error": "method_not_allowed", "message": "admin endpoints are GET only"}),
+        );
+    }
+    match req.uri().path() {
+        "/metrics" => {
+            let mut r = Response::new(full(metrics.render()));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        }
+        "/healthz" => json_response(StatusCode::OK, &serde_json::json!({"status": "ok"})),
+        "/readyz" => {
+            let (ready, detail) = readiness.report();
+            let status = if ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            json_response(status, &detail)
+        }
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({"error": "not_found", "message": "admin endpoints: /metrics, /healthz, /readyz"}),
+        ),
+    }
+}

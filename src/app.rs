@@ -1,0 +1,184 @@
+//! Assembly: builds every stage from a validated [`Config`], binds both listeners and runs them
+//! until shutdown. The one place that knows how the stages fit together.
+
+use crate::admin::{self, Readiness};
+use crate::broker::{AwsSts, SessionBroker, StsClient};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::http_client::HttpClient;
+use crate::identity::{Authenticator, IssuerKeys};
+use crate::mapping::Mapper;
+use crate::metrics::Metrics;
+use crate::proxy::{Gateway, Upstream, serve};
+use crate::signing::Signer;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// How often keys are refetched once loaded (rotation without a restart).
+const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
+/// Replacements for the real world, for the demo and tests.
+#[derive(Default, Clone)]
+pub struct Overrides {
+    /// Base AWS credentials instead of the default chain.
+    pub base_credentials: Option<SharedCredentialsProvider>,
+    pub clock: Option<SharedClock>,
+}
+
+/// A started stsgate: both listeners bound and serving.
+pub struct Running {
+    pub proxy_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub metrics: Arc<Metrics>,
+    shutdown: watch::Sender<bool>,
+    servers: JoinSet<()>,
+    background: JoinSet<()>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub async fn start(config: Config, overrides: Overrides) -> Result<Running, StartError> {
+    // Some dependencies enable a second rustls backend; pin the process default to aws-lc-rs.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+
+    let bind = |what, addr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { what, addr, source })
+    };
+    let proxy_listener = bind("listen", config.listen).await?;
+    let admin_listener = bind("admin_listen", config.admin_listen).await?;
+    let proxy_addr = proxy_listener
+        .local_addr()
+        .expect("bound socket has an address");
+    let admin_addr = admin_listener
+        .local_addr()
+        .expect("bound socket has an address");
+
+    let clock = overrides
+        .clock
+        .clone()
+        .unwrap_or_else(|| Arc::new(SystemClock));
+    let metrics = Arc::new(Metrics::new());
+    let http = HttpClient::new();
+    let sts = Arc::new(AwsSts::from_config(&config.sts, overrides.base_credentials.clone()).await);
+    let auth = Authenticator::from_config(&config.issuers, &http, clock.clone());
+    let issuer_keys: Vec<Arc<IssuerKeys>> = auth.issuers().map(|v| v.keys().clone()).collect();
+    let readiness = Arc::new(Readiness::new(issuer_keys.clone()));
+
+    let gateway = Arc::new(Gateway {
+        auth,
+        mapper: Mapper::from_config(&config),
+        broker: SessionBroker::new(
+            sts.clone() as Arc<dyn StsClient>,
+            metrics.clone(),
+            clock.clone(),
+            Duration::from_secs(config.sts.expiry_margin_seconds),
+        ),
+        signer: Signer::new(config.upstream.region.clone()),
+        upstream: Upstream::new(
+            &config.upstream.endpoint_url(),
+            http.clone(),
+            Duration::from_secs(config.upstream.timeout_seconds),
+        ),
+        bearer_mode: config.chime.bearer,
+        max_body_bytes: config.max_body_bytes,
+        metrics: metrics.clone(),
+        clock,
+    });
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut background = JoinSet::new();
+    for keys in issuer_keys {
+        background.spawn(keep_keys_fresh(keys));
+    }
+    {
+        let (sts, readiness) = (sts.clone(), readiness.clone());
+        background.spawn(async move { probe_base_credentials(&sts, &readiness).await });
+    }
+
+    let mut servers = JoinSet::new();
+    servers.spawn(serve(
+        proxy_listener,
+        move |req| {
+            let g = gateway.clone();
+            async move { g.handle(req).await }
+        },
+        shutdown_rx.clone(),
+    ));
+    {
+        let metrics = metrics.clone();
+        servers.spawn(serve(
+            admin_listener,
+            move |req| admin::handle(req, metrics.clone(), readiness.clone()),
+            shutdown_rx,
+        ));
+    }
+    tracing::info!(%proxy_addr, %admin_addr, "stsgate listening");
+    Ok(Running {
+        proxy_addr,
+        admin_addr,
+        metrics,
+        shutdown,
+        servers,
+        background,
+    })
+}
+
+impl Running {
+    /// Stops accepting, drains in-flight requests, stops background work.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.servers.join_next().await.is_some() {}
+        self.background.abort_all();
+    }
+}
+
+/// Loads an issuer's keys with back-off until it works, then refreshes them periodically.
+async fn keep_keys_fresh(keys: Arc<IssuerKeys>) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match keys.refresh().await {
+            Ok(()) => {
+                backoff = Duration::from_millis(200);
+                tokio::time::sleep(KEY_REFRESH_INTERVAL).await;
+            }
+            Err(e) => {
+                tracing::warn!(issuer = keys.issuer(), error = %e, "cannot load signing keys; keeping the last good set");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Resolves the base credentials until it works, for `/readyz`.
+async fn probe_base_credentials(sts: &AwsSts, readiness: &Readiness) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let r = sts.check_base_credentials().await;
+        let ok = r.is_ok();
+        if let Err(e) = &r {
+            tracing::warn!(error = %e, "base AWS credentials do not resolve");
+        }
+        readiness.set_base_credentials(r);
+        if ok {
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}

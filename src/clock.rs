@@ -1,0 +1,28 @@
+//! Wall-clock time as an injectable capability, so expiry logic is testable without sleeping.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> SystemTime;
+}
+
+/// The real clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+pub type SharedClock = Arc<dyn Clock>;
+
+/// Seconds since the Unix epoch (JWT `NumericDate`).
+pub fn unix_seconds(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}

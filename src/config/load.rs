@@ -1,0 +1,37 @@
+//! Reading the configuration file. Never opens sockets or calls AWS.
+
+use super::{Config, validate};
+use std::path::{Path, PathBuf};
+
+/// Names the configuration file when `--config` is not given.
+pub const ENV_CONFIG: &str = "STSGATE_CONFIG";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<String>),
+}
+
+/// Reads, parses and validates the file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    from_toml(&text)
+}
+
+/// Parses and validates TOML text. Unknown keys are errors, so typos never pass silently.
+pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+    // toml's message shows the line, the table and the key at fault.
+    let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+    validate(&config).map_err(ConfigError::Invalid)?;
+    Ok(config)
+}

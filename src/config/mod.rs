@@ -1,0 +1,147 @@
+//! Configuration as the operator wrote it: plain serde types with their defaults.
+//!
+//! No behaviour lives here. [`load`] reads a file, [`validate`] checks every key and reports all
+//! problems at once. Every key named here is public interface: extend, never rename.
+
+mod load;
+mod validate;
+
+pub use load::{ConfigError, ENV_CONFIG, from_toml, load};
+pub use validate::{check_tag_key, check_url, is_tag_char, validate};
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use url::Url;
+
+/// Requests larger than this are refused with 413 before any STS call (Chime messages are ≤ 4 KB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Proxy listener for client calls.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Admin listener: `/metrics`, `/healthz`, `/readyz`. Never shares the proxy port.
+    #[serde(default = "default_admin_listen")]
+    pub admin_listen: SocketAddr,
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    pub upstream: UpstreamConfig,
+    pub issuers: Vec<IssuerConfig>,
+    pub sts: StsConfig,
+    /// STS session tag key → claim name whose value becomes the tag value.
+    #[serde(default)]
+    pub session_tags: BTreeMap<String, String>,
+    pub chime: ChimeConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Signing region for Chime messaging.
+    pub region: String,
+    /// Defaults to `https://messaging-chime.{region}.amazonaws.com`.
+    pub endpoint: Option<Url>,
+    /// Time allowed for the upstream to answer with response headers.
+    #[serde(default = "default_upstream_timeout")]
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// Exact `iss` value; also the base for OIDC discovery.
+    pub issuer: String,
+    /// Accepted `aud` values (or `client_id` for access tokens without `aud`).
+    pub audiences: Vec<String>,
+    /// Skips discovery when set (e.g. IdPs without a discovery document).
+    pub jwks_uri: Option<Url>,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StsConfig {
+    pub role_arn: String,
+    pub region: String,
+    /// Overrides the regional endpoint; `AWS_ENDPOINT_URL_STS` is honoured when unset.
+    pub endpoint: Option<Url>,
+    #[serde(default = "default_duration")]
+    pub duration_seconds: u32,
+    /// Claim whose value (sanitised) becomes `RoleSessionName`, visible in CloudTrail.
+    #[serde(default = "default_sub")]
+    pub session_name_claim: String,
+    /// A cached session is dropped this long before its `Expiration`, so no request is signed with
+    /// credentials about to expire.
+    #[serde(default = "default_expiry_margin")]
+    pub expiry_margin_seconds: u64,
+    /// Budget for one AssumeRole call, retries included.
+    #[serde(default = "default_sts_timeout")]
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChimeConfig {
+    pub app_instance_arn: String,
+    /// Claim holding the AppInstanceUserId: bearer = `{app_instance_arn}/user/{claim}`.
+    #[serde(default = "default_sub")]
+    pub user_id_claim: String,
+    #[serde(default)]
+    pub bearer: BearerMode,
+}
+
+/// What to do with a client-supplied `x-amz-chime-bearer` that names someone else.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BearerMode {
+    /// Refuse with 403 `bearer_mismatch`.
+    #[default]
+    Enforce,
+    /// Overwrite it with the authenticated user's ARN.
+    Inject,
+}
+
+impl UpstreamConfig {
+    pub fn endpoint_url(&self) -> Url {
+        self.endpoint.clone().unwrap_or_else(|| {
+            Url::parse(&format!(
+                "https://messaging-chime.{}.amazonaws.com",
+                self.region
+            ))
+            .expect("region validated as a DNS label")
+        })
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9090))
+}
+fn default_max_body_bytes() -> usize {
+    DEFAULT_MAX_BODY_BYTES
+}
+fn default_upstream_timeout() -> u64 {
+    30
+}
+fn default_leeway() -> u64 {
+    60
+}
+fn default_duration() -> u32 {
+    3600
+}
+fn default_sub() -> String {
+    "sub".to_owned()
+}
+fn default_expiry_margin() -> u64 {
+    300
+}
+fn default_sts_timeout() -> u64 {
+    10
+}

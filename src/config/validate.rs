@@ -1,0 +1,260 @@
+//! Checks every key and reports all problems at once, each naming the key at fault.
+
+use super::Config;
+use crate::arn::{check_app_instance_arn, check_role_arn};
+use url::Url;
+
+/// STS accepts at most 50 session tags per AssumeRole.
+const MAX_SESSION_TAGS: usize = 50;
+
+pub fn validate(c: &Config) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let mut bad = |key: &str, why: String| problems.push(format!("{key}: {why}"));
+
+    if c.listen == c.admin_listen {
+        bad("admin_listen", "must differ from listen".into());
+    }
+    if c.max_body_bytes == 0 {
+        bad("max_body_bytes", "must be greater than 0".into());
+    }
+
+    if !is_region(&c.upstream.region) {
+        bad(
+            "upstream.region",
+            format!("{:?} is not an AWS region name", c.upstream.region),
+        );
+    }
+    if let Some(u) = &c.upstream.endpoint {
+        if let Err(why) = check_url(u) {
+            bad("upstream.endpoint", why);
+        } else if u.path() != "/" || u.query().is_some() {
+            bad(
+                "upstream.endpoint",
+                "must be scheme://host[:port] without a path".into(),
+            );
+        }
+    }
+    if c.upstream.timeout_seconds == 0 {
+        bad("upstream.timeout_seconds", "must be greater than 0".into());
+    }
+
+    if c.issuers.is_empty() {
+        bad(
+            "issuers",
+            "at least one [[issuers]] entry is required".into(),
+        );
+    }
+    for (i, iss) in c.issuers.iter().enumerate() {
+        let key = |k: &str| format!("issuers[{i}].{k}");
+        match Url::parse(&iss.issuer) {
+            Ok(u) => {
+                if let Err(why) = check_url(&u) {
+                    bad(&key("issuer"), why);
+                }
+            }
+            Err(e) => bad(&key("issuer"), format!("not a URL: {e}")),
+        }
+        if iss.audiences.is_empty() || iss.audiences.iter().any(|a| a.is_empty()) {
+            bad(
+                &key("audiences"),
+                "list at least one non-empty audience".into(),
+            );
+        }
+        if let Some(Err(why)) = iss.jwks_uri.as_ref().map(check_url) {
+            bad(&key("jwks_uri"), why);
+        }
+        if c.issuers[..i].iter().any(|o| o.issuer == iss.issuer) {
+            bad(&key("issuer"), "duplicate issuer".into());
+        }
+    }
+
+    if let Err(why) = check_role_arn(&c.sts.role_arn) {
+        bad("sts.role_arn", why);
+    }
+    if !is_region(&c.sts.region) {
+        bad(
+            "sts.region",
+            format!("{:?} is not an AWS region name", c.sts.region),
+        );
+    }
+    if let Some(Err(why)) = c.sts.endpoint.as_ref().map(check_url) {
+        bad("sts.endpoint", why);
+    }
+    if !(900..=43200).contains(&c.sts.duration_seconds) {
+        bad(
+            "sts.duration_seconds",
+            "must be between 900 and 43200 (STS limits)".into(),
+        );
+    }
+    if c.sts.expiry_margin_seconds * 2 > u64::from(c.sts.duration_seconds) {
+        bad(
+            "sts.expiry_margin_seconds",
+            "must be at most half of sts.duration_seconds, or sessions would barely be cached"
+                .into(),
+        );
+    }
+    if c.sts.timeout_seconds == 0 {
+        bad("sts.timeout_seconds", "must be greater than 0".into());
+    }
+    if c.sts.session_name_claim.is_empty() {
+        bad("sts.session_name_claim", "must name a claim".into());
+    }
+
+    if c.session_tags.len() > MAX_SESSION_TAGS {
+        bad(
+            "session_tags",
+            format!("at most {MAX_SESSION_TAGS} tags (STS limit)"),
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (tag, claim) in &c.session_tags {
+        let key = format!("session_tags.{tag}");
+        if let Err(why) = check_tag_key(tag) {
+            bad(&key, why);
+        }
+        // STS treats tag keys case-insensitively: `Dept` and `dept` would collide.
+        if !seen.insert(tag.to_lowercase()) {
+            bad(&key, "differs from another tag key only by case".into());
+        }
+        if claim.is_empty() {
+            bad(&key, "must name a claim".into());
+        }
+    }
+
+    if let Err(why) = check_app_instance_arn(&c.chime.app_instance_arn) {
+        bad("chime.app_instance_arn", why);
+    }
+    if c.chime.user_id_claim.is_empty() {
+        bad("chime.user_id_claim", "must name a claim".into());
+    }
+
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// HTTPS everywhere; plain HTTP only to this machine (tests, local stand-ins, a TLS sidecar).
+pub fn check_url(u: &Url) -> Result<(), String> {
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(u) => Ok(()),
+        "http" => Err(format!(
+            "{u}: plain http is allowed only for loopback hosts"
+        )),
+        other => Err(format!("{u}: unsupported scheme {other:?}")),
+    }
+}
+
+fn is_loopback(u: &Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+fn is_region(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 32
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// STS tag key rules: 1..128 chars of letters, digits, spaces and `_.:/=+-@`; no `aws:` prefix.
+pub fn check_tag_key(k: &str) -> Result<(), String> {
+    if k.is_empty() || k.chars().count() > 128 {
+        return Err("tag keys are 1 to 128 characters".into());
+    }
+    if k.to_ascii_lowercase().starts_with("aws:") {
+        return Err("tag keys must not start with aws:".into());
+    }
+    if !k.chars().all(is_tag_char) {
+        return Err("tag keys allow letters, digits, spaces and _ . : / = + - @".into());
+    }
+    Ok(())
+}
+
+pub fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::from_toml;
+
+    pub const SAMPLE: &str = r#"
+listen = "127.0.0.1:8080"
+admin_listen = "127.0.0.1:9090"
+[upstream]
+region = "us-east-1"
+[[issuers]]
+issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example"
+audiences = ["3n4b5urk1ft4fl3mg5e62d9ado"]
+[sts]
+role_arn = "arn:aws:iam::111122223333:role/ChimeMessagingSampleAppUserRole"
+region = "us-east-1"
+[session_tags]
+my_applications_user_id = "sub"
+[chime]
+app_instance_arn = "arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2222-3333-4444-555555555555"
+"#;
+
+    #[test]
+    fn sample_from_the_readme_is_valid_with_defaults() {
+        let c = from_toml(SAMPLE).unwrap();
+        assert_eq!(c.sts.duration_seconds, 3600);
+        assert_eq!(c.sts.expiry_margin_seconds, 300);
+        assert_eq!(c.chime.bearer, crate::config::BearerMode::Enforce);
+        assert_eq!(
+            c.upstream.endpoint_url().as_str(),
+            "https://messaging-chime.us-east-1.amazonaws.com/"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = from_toml(&SAMPLE.replace("[sts]", "[sts]\nrole_arm = \"x\"")).unwrap_err();
+        assert!(e.to_string().contains("role_arm"), "{e}");
+    }
+
+    #[test]
+    fn missing_key_is_named() {
+        let text = SAMPLE.replace("region = \"us-east-1\"\n[session_tags]", "[session_tags]");
+        let e = from_toml(&text).unwrap_err();
+        assert!(e.to_string().contains("missing field `region`"), "{e}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let text = SAMPLE
+            .replace("arn:aws:iam::111122223333:role/", "arn:aws:iam::1111:user/")
+            .replace(
+                "arn:aws:chime:us-east-1:111122223333:app-instance/",
+                "arn:aws:chime:us-east-1:111122223333:channel/",
+            )
+            .replace("https://cognito-idp", "http://cognito-idp")
+            .replace("my_applications_user_id", "\"aws:user\"");
+        let e = from_toml(&text).unwrap_err().to_string();
+        for key in [
+            "sts.role_arn",
+            "chime.app_instance_arn",
+            "issuers[0].issuer",
+            "session_tags.aws:user",
+        ] {
+            assert!(e.contains(key), "{key} missing from: {e}");
+        }
+    }
+
+    #[test]
+    fn http_only_for_loopback() {
+        assert!(check_url(&Url::parse("http://127.0.0.1:1/").unwrap()).is_ok());
+        assert!(check_url(&Url::parse("http://localhost:1/").unwrap()).is_ok());
+        assert!(check_url(&Url::parse("http://[::1]:1/").unwrap()).is_ok());
+        assert!(check_url(&Url::parse("http://10.0.0.1/").unwrap()).is_err());
+        assert!(check_url(&Url::parse("ftp://127.0.0.1/").unwrap()).is_err());
+    }
+}

@@ -1,0 +1,187 @@
+//! Strict parsing of a compact JWS before any key is touched: three base64url segments, JSON
+//! objects, no JOSE features we do not implement. Signature checking is not done here.
+
+use super::IdentityError;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
+use serde_json::{Map, Value};
+
+/// A token whose structure is sound but whose signature is not yet verified.
+pub struct UnverifiedJws<'a> {
+    pub alg: String,
+    pub kid: Option<String>,
+    pub claims: Map<String, Value>,
+    /// `header.payload`, the bytes the signature covers.
+    pub signing_input: &'a str,
+    pub signature: &'a str,
+}
+
+/// The token from `Authorization: Bearer <token>` (scheme case-insensitive, exactly one header).
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, IdentityError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next().ok_or(IdentityError::Missing)?;
+    if values.next().is_some() {
+        return Err(IdentityError::Malformed(
+            "more than one Authorization header",
+        ));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| IdentityError::Malformed("non-ASCII Authorization header"))?;
+    let (scheme, token) = value.split_once(' ').ok_or(IdentityError::Missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(IdentityError::Missing);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(IdentityError::Missing);
+    }
+    Ok(token)
+}
+
+pub fn parse(token: &str) -> Result<UnverifiedJws<'_>, IdentityError> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(IdentityError::Malformed("not three dot-separated segments"));
+    };
+    if s.is_empty() {
+        return Err(IdentityError::Malformed("missing signature"));
+    }
+    let header = decode_object(h, "header")?;
+    let claims = decode_object(p, "payload")?;
+
+    let alg = match header.get("alg") {
+        Some(Value::String(a)) => a.clone(),
+        _ => return Err(IdentityError::Malformed("header has no alg")),
+    };
+    // We implement no JOSE extensions, so any `crit` must be refused (RFC 7515 §4.1.11).
+    if header.contains_key("crit") {
+        return Err(IdentityError::UnsupportedHeader("crit"));
+    }
+    // Nested JWTs (signed-then-encrypted or signed twice) are not identities we accept.
+    if header
+        .get("cty")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.eq_ignore_ascii_case("JWT"))
+    {
+        return Err(IdentityError::UnsupportedHeader("cty"));
+    }
+    // Keys come only from the configured issuer's JWKS, never from the token itself.
+    for embedded in ["jwk", "jku", "x5u", "x5c"] {
+        if header.contains_key(embedded) {
+            return Err(IdentityError::UnsupportedHeader("embedded key"));
+        }
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(k)) => Some(k.clone()),
+        Some(_) => return Err(IdentityError::Malformed("kid is not a string")),
+    };
+    Ok(UnverifiedJws {
+        alg,
+        kid,
+        claims,
+        signing_input: &token[..h.len() + 1 + p.len()],
+        signature: s,
+    })
+}
+
+fn decode_object(segment: &str, what: &'static str) -> Result<Map<String, Value>, IdentityError> {
+    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| {
+        IdentityError::Malformed(if what == "header" {
+            "header is not base64url"
+        } else {
+            "payload is not base64url"
+        })
+    })?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(IdentityError::Malformed(if what == "header" {
+            "header is not a JSON object"
+        } else {
+            "payload is not a JSON object"
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(v: &str) -> String {
+        URL_SAFE_NO_PAD.encode(v)
+    }
+
+    fn token(header: &str, payload: &str) -> String {
+        format!("{}.{}.c2ln", b64(header), b64(payload))
+    }
+
+    #[test]
+    fn parses_a_plain_token() {
+        let t = token(r#"{"alg":"RS256","kid":"k1"}"#, r#"{"iss":"x"}"#);
+        let j = parse(&t).unwrap();
+        assert_eq!(j.alg, "RS256");
+        assert_eq!(j.kid.as_deref(), Some("k1"));
+        assert_eq!(j.signature, "c2ln");
+        assert_eq!(j.signing_input.matches('.').count(), 1);
+    }
+
+    #[test]
+    fn refuses_structural_problems() {
+        let cases = [
+            ("a.b", "not three"),
+            ("a.b.c.d", "not three"),
+            (
+                &*format!("{}.{}.", b64("{}"), b64("{}")),
+                "missing signature",
+            ),
+            ("!!.e30.c2ln", "header is not base64url"),
+            (&*token("[1]", "{}"), "header is not a JSON object"),
+            (
+                &*token(r#"{"alg":"RS256"}"#, "nope"),
+                "payload is not a JSON object",
+            ),
+            (&*token("{}", "{}"), "header has no alg"),
+        ];
+        for (t, want) in cases {
+            match parse(t) {
+                Err(IdentityError::Malformed(m)) => assert!(m.contains(want), "{t}: {m}"),
+                other => panic!("{t}: {:?}", other.err()),
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_jose_features_we_do_not_implement() {
+        for h in [
+            r#"{"alg":"RS256","crit":["exp"]}"#,
+            r#"{"alg":"RS256","cty":"JWT"}"#,
+            r#"{"alg":"RS256","jwk":{}}"#,
+            r#"{"alg":"RS256","jku":"https://evil"}"#,
+        ] {
+            assert!(
+                matches!(
+                    parse(&token(h, "{}")),
+                    Err(IdentityError::UnsupportedHeader(_))
+                ),
+                "{h}"
+            );
+        }
+    }
+
+    #[test]
+    fn bearer_extraction() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer_token(&h), Err(IdentityError::Missing));
+        h.insert(AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer_token(&h), Err(IdentityError::Missing));
+        h.insert(AUTHORIZATION, "bearer abc".parse().unwrap());
+        assert_eq!(bearer_token(&h), Ok("abc"));
+        h.append(AUTHORIZATION, "Bearer def".parse().unwrap());
+        assert!(matches!(bearer_token(&h), Err(IdentityError::Malformed(_))));
+    }
+}

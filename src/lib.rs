@@ -1,0 +1,34 @@
+//! stsgate: a token-exchange sidecar for the Amazon Chime SDK messaging API.
+//!
+//! Clients send ordinary Chime REST calls with an OIDC bearer token; stsgate swaps that identity
+//! for a per-user STS session and forwards the call signed with SigV4.
+//!
+//! # Layout, in request order
+//! - [`config`]: the TOML file, its defaults and validation.
+//! - [`identity`]: bearer token → [`identity::Principal`] (JWKS, signature, claims).
+//! - [`mapping`]: principal → [`mapping::SessionSpec`] (role, session name, session tags) and the
+//!   caller's AppInstanceUser ARN.
+//! - [`broker`]: the per-user STS session cache (moka) and the STS client.
+//! - [`chime`]: Chime messaging knowledge (bearer binding).
+//! - [`signing`]: SigV4 with aws-sigv4.
+//! - [`proxy`]: the pipeline, the upstream client and the accept loop.
+//! - [`metrics`], [`admin`]: Prometheus metrics and the admin listener.
+//! - [`error`]: every failure and its client response, in one place.
+//! - [`app`]: assembly; [`demo`]: in-process stand-ins for the IdP, STS and Chime.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod app;
+pub mod arn;
+pub mod broker;
+pub mod chime;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http_client;
+pub mod identity;
+pub mod mapping;
+pub mod metrics;
+pub mod proxy;
+pub mod signing;

@@ -1,0 +1,125 @@
+//! The `stsgate` binary: parses the command line, sets up logging, then runs the proxy or the
+//! demo. No request logic lives here.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// sysexits' EX_CONFIG: the configuration is unusable.
+const EXIT_CONFIG: u8 = 78;
+
+#[derive(Parser)]
+#[command(
+    name = "stsgate",
+    version,
+    about = "Token-exchange sidecar: OIDC bearer in, per-user STS session, SigV4-signed Amazon Chime SDK messaging call out"
+)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, short, global = true, env = stsgate::config::ENV_CONFIG)]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(
+        long,
+        global = true,
+        env = "STSGATE_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy (the default when no command is given).
+    Run,
+    /// Run the proxy with in-process stand-ins for the IdP, STS and Chime: no AWS account needed.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        admin_listen: SocketAddr,
+    },
+    /// Validate the configuration file and exit.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Run) {
+            Command::Demo {
+                listen,
+                admin_listen,
+            } => report(stsgate::demo::run(listen, admin_listen).await),
+            Command::Run => match load(cli.config) {
+                Ok(config) => report(run(config).await),
+                Err(code) => code,
+            },
+            Command::CheckConfig => match load(cli.config) {
+                Ok(_) => {
+                    println!("configuration is valid");
+                    ExitCode::SUCCESS
+                }
+                Err(code) => code,
+            },
+        }
+    })
+}
+
+fn load(path: Option<PathBuf>) -> Result<stsgate::config::Config, ExitCode> {
+    let Some(path) = path else {
+        eprintln!(
+            "stsgate: no configuration file; pass --config FILE or set {}",
+            stsgate::config::ENV_CONFIG
+        );
+        return Err(ExitCode::from(EXIT_CONFIG));
+    };
+    stsgate::config::load(&path).map_err(|e| {
+        eprintln!("stsgate: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+async fn run(config: stsgate::config::Config) -> anyhow::Result<()> {
+    let running = stsgate::app::start(config, Default::default()).await?;
+    stsgate::demo::wait_for_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+fn report(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stsgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,74 @@
+//! The Chime upstream: turns the client's request into one addressed to the configured endpoint
+//! (same method, same raw path and query), sends it, and hands back the streamed response.
+
+use super::headers::{strip_for_upstream, strip_hop_by_hop};
+use crate::error::{GatewayError, ProxyBody};
+use crate::http_client::HttpClient;
+use bytes::Bytes;
+use http::header::HOST;
+use http::request::Parts;
+use http::{HeaderValue, Request, Response, Uri};
+use http_body_util::{BodyExt, Full};
+use std::time::Duration;
+use url::Url;
+
+pub struct Upstream {
+    http: HttpClient,
+    /// `scheme://authority`, no trailing slash.
+    origin: String,
+    host: HeaderValue,
+    timeout: Duration,
+}
+
+impl Upstream {
+    pub fn new(endpoint: &Url, http: HttpClient, timeout: Duration) -> Self {
+        let host = match endpoint.port() {
+            Some(p) => format!("{}:{p}", endpoint.host_str().unwrap_or_default()),
+            None => endpoint.host_str().unwrap_or_default().to_owned(),
+        };
+        Upstream {
+            http,
+            origin: format!("{}://{host}", endpoint.scheme()),
+            host: HeaderValue::from_str(&host).expect("URL host is a valid header value"),
+            timeout,
+        }
+    }
+
+    /// The upstream request, unsigned. The raw path and query are kept byte for byte: an ARN label
+    /// stays single-encoded (`%3A`, `%2F`) exactly as the client's SDK sent it.
+    pub fn prepare(&self, parts: Parts, body: Bytes) -> Result<Request<Bytes>, GatewayError> {
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        if !path_and_query.starts_with('/') {
+            return Err(GatewayError::BadRequest(
+                "request target must be a path".into(),
+            ));
+        }
+        let uri: Uri = format!("{}{path_and_query}", self.origin)
+            .parse()
+            .map_err(|_| GatewayError::BadRequest("request target is not a valid URI".into()))?;
+        let mut headers = parts.headers;
+        strip_for_upstream(&mut headers);
+        headers.insert(HOST, self.host.clone());
+        let mut req = Request::new(body);
+        *req.method_mut() = parts.method;
+        *req.uri_mut() = uri;
+        *req.headers_mut() = headers;
+        Ok(req)
+    }
+
+    /// Sends a signed request; status, headers (less hop-by-hop) and body come back unchanged.
+    pub async fn forward(&self, req: Request<Bytes>) -> Result<Response<ProxyBody>, GatewayError> {
+        let resp = self
+            .http
+            .send(req.map(Full::new), self.timeout)
+            .await
+            .map_err(GatewayError::Upstream)?;
+        let (mut parts, body) = resp.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        Ok(Response::from_parts(parts, body.boxed()))
+    }
+}
