@@ -11,7 +11,8 @@ pub fn validate(c: &Config) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
     let mut bad = |key: &str, why: String| problems.push(format!("{key}: {why}"));
 
-    if c.listen == c.admin_listen {
+    // Port 0 asks the OS for a free port, so two zeros never collide.
+    if c.listen == c.admin_listen && c.listen.port() != 0 {
         bad("admin_listen", "must differ from listen".into());
     }
     if c.max_body_bytes == 0 {

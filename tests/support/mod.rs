@@ -1,0 +1,150 @@
+//! Shared test harness: the stand-ins with the independent signature verifier, stsgate started
+//! on loopback, and a plain HTTP client.
+#![allow(dead_code)]
+
+pub mod sigv4;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use stsgate::app::Running;
+use stsgate::demo::{AUDIENCE, StandIns};
+
+pub const LOOPBACK_ANY: &str = "127.0.0.1:0";
+
+pub struct Harness {
+    pub standins: StandIns,
+    pub gateway: Running,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+pub fn any_port() -> SocketAddr {
+    LOOPBACK_ANY.parse().unwrap()
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::start_with(|t| t).await
+    }
+
+    /// Starts with the stand-ins' config, edited as TOML text by `edit`.
+    pub async fn start_with(edit: impl FnOnce(String) -> String) -> Self {
+        let standins = StandIns::start(Arc::new(sigv4::IndependentCheck))
+            .await
+            .unwrap();
+        let toml = edit(standins.config_toml(any_port(), any_port()));
+        let config = stsgate::config::from_toml(&toml).unwrap();
+        let gateway = stsgate::app::start(config, standins.overrides())
+            .await
+            .unwrap();
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        let h = Harness {
+            standins,
+            gateway,
+            client,
+        };
+        h.wait_ready().await;
+        h
+    }
+
+    pub fn token(&self, sub: &str) -> String {
+        self.standins.idp.token_for(sub, AUDIENCE)
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.gateway.proxy_addr));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send_request(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap())
+            .await
+    }
+
+    pub async fn send_request(&self, req: Request<Full<Bytes>>) -> Reply {
+        let resp = self.client.request(req).await.expect("stsgate answers");
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    /// As `sub`, with a bearer token.
+    pub async fn call(&self, sub: &str, method: &str, path: &str, body: &str) -> Reply {
+        let auth = format!("Bearer {}", self.token(sub));
+        let mut headers = vec![("authorization", auth.as_str())];
+        if !body.is_empty() {
+            headers.push(("content-type", "application/json"));
+        }
+        self.send(method, path, &headers, body).await
+    }
+
+    pub async fn admin(&self, path: &str) -> Reply {
+        let req = Request::get(format!("http://{}{path}", self.gateway.admin_addr))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        self.send_request(req).await
+    }
+
+    /// The value of one metric series, e.g. `stsgate_requests_total{status="201"}`; 0 if absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self.admin("/metrics").await.body;
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| {
+                l.rsplit_once(' ')
+                    .filter(|(name, _)| *name == series)
+                    .map(|(_, v)| v.parse().unwrap())
+            })
+            .unwrap_or(0.0)
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if self.admin("/readyz").await.status == StatusCode::OK {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("stsgate did not become ready");
+    }
+}
+
+/// The path of SendChannelMessage / ListChannelMessages for the demo channel, ARN encoded as SDKs do.
+pub fn messages_path() -> String {
+    format!(
+        "/channels/{}/messages",
+        stsgate::demo::encode_label(&stsgate::demo::demo_channel_arn())
+    )
+}
+
+pub fn message_body(content: &str) -> String {
+    serde_json::json!({"Content": content, "Type": "STANDARD", "Persistence": "PERSISTENT", "ClientRequestToken": "req-0001"}).to_string()
+}
