@@ -112,12 +112,32 @@ fn report(r: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// Dependencies that log secrets below `info` (aws-sigv4's canonical request carries the session
+/// token; the SDK runtime can log AssumeRole responses). They stay capped whatever `RUST_LOG` says.
+const SECRET_BEARING_TARGETS: &[&str] = &[
+    "aws_sigv4",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http_client",
+    "aws_smithy_types",
+    "aws_runtime",
+    "aws_config",
+    "aws_sdk_sts",
+    "hyper",
+    "h2",
+];
+
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for target in SECRET_BEARING_TARGETS {
+        filter = filter.add_directive(format!("{target}=info").parse().expect("valid directive"));
+    }
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -34,6 +34,8 @@ pub struct StandIns {
     pub chime: ChimeStandIn,
     /// The proxy's own (stand-in) AWS keys, trusted by the STS stand-in.
     pub base_credentials: Credentials,
+    /// Every credential the STS stand-in issued, by access key id.
+    pub store: CredentialStore,
 }
 
 impl StandIns {
@@ -49,7 +51,7 @@ impl StandIns {
                 app_instance_arn: APP_INSTANCE_ARN.into(),
                 user_id_tag: USER_ID_TAG.into(),
             },
-            store,
+            store.clone(),
             check,
         )
         .await?;
@@ -59,6 +61,7 @@ impl StandIns {
             sts,
             chime,
             base_credentials,
+            store,
         })
     }
 

@@ -1,0 +1,325 @@
+//! The binary as users run it: the CLI contract, config errors, the demo's printed commands, the
+//! standard AWS credential chain and endpoint variable, and logs free of secrets.
+
+mod support;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use stsgate::demo::{AUDIENCE, StandIns};
+
+fn stsgate() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stsgate"));
+    c.env_remove("STSGATE_CONFIG").env_remove("RUST_LOG");
+    c
+}
+
+fn write_config(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+    f
+}
+
+fn sample_config() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/stsgate.example.toml"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn help_names_the_commands_and_options() {
+    let out = stsgate().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in ["run", "demo", "check-config", "--config", "STSGATE_CONFIG"] {
+        assert!(text.contains(word), "{word} missing from --help:\n{text}");
+    }
+}
+
+#[test]
+fn no_config_is_a_usage_error() {
+    let out = stsgate().output().unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("STSGATE_CONFIG"));
+}
+
+#[test]
+fn the_example_config_is_valid_via_flag_and_env() {
+    let f = write_config(&sample_config());
+    let out = stsgate()
+        .args(["check-config", "--config"])
+        .arg(f.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = stsgate()
+        .arg("check-config")
+        .env("STSGATE_CONFIG", f.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn config_errors_stop_start_up_and_name_the_key() {
+    let cases = [
+        ("[sts]", "[sts]\nrole_arm = \"typo\"", "role_arm"),
+        (
+            "arn:aws:iam::111122223333:role/",
+            "arn:aws:iam::111122223333:user/",
+            "sts.role_arn",
+        ),
+        (":app-instance/", ":bogus/", "chime.app_instance_arn"),
+        (
+            "duration_seconds = 3600",
+            "duration_seconds = 60",
+            "sts.duration_seconds",
+        ),
+    ];
+    for (from, to, key) in cases {
+        let text = sample_config().replacen(from, to, 1);
+        assert_ne!(text, sample_config(), "case {key} did not apply");
+        let f = write_config(&text);
+        for cmd in [&["run"][..], &[][..]] {
+            let out = stsgate()
+                .args(cmd)
+                .arg("--config")
+                .arg(f.path())
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(78), "{key}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(key), "{key} not named in: {err}");
+        }
+    }
+}
+
+/// Reads stderr lines until one contains `needle`, keeping everything read.
+fn read_until(reader: &mut impl BufRead, needle: &str, seen: &mut String) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {needle:?}; saw:\n{seen}"
+        );
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            panic!("stream closed before {needle:?}; saw:\n{seen}");
+        }
+        seen.push_str(&line);
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "stsgate exited with {status}");
+}
+
+async fn http(method: &str, url: &str, headers: &[(String, String)], body: &str) -> (u16, String) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let resp = client
+        .request(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (
+        status,
+        String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned(),
+    )
+}
+
+/// Splits one printed `curl` line into method, URL, headers and body.
+fn parse_curl(line: &str) -> (String, String, Vec<(String, String)>, String) {
+    let quoted: Vec<&str> = line.split('\'').collect();
+    let url = quoted[1].to_owned();
+    let method = if line.contains("-X POST") {
+        "POST"
+    } else {
+        "GET"
+    }
+    .to_owned();
+    let mut headers = Vec::new();
+    let mut body = String::new();
+    for i in (1..quoted.len()).step_by(2) {
+        let flag = quoted[i - 1].trim_end();
+        if flag.ends_with("-H") {
+            let (k, v) = quoted[i].split_once(": ").unwrap();
+            headers.push((k.to_owned(), v.to_owned()));
+        } else if flag.ends_with("-d") {
+            body = quoted[i].to_owned();
+        }
+    }
+    (method, url, headers, body)
+}
+
+#[tokio::test]
+async fn demo_prints_commands_that_work() {
+    let mut child = stsgate()
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    read_until(&mut out, "Ctrl-C", &mut seen);
+    let curls: Vec<&str> = seen.lines().filter(|l| l.starts_with("curl ")).collect();
+    assert_eq!(curls.len(), 3, "{seen}");
+    let mut statuses = Vec::new();
+    for line in &curls {
+        let (method, url, headers, body) = parse_curl(line);
+        let (status, text) = http(&method, &url, &headers, &body).await;
+        statuses.push(status);
+        if status == 200 {
+            assert!(text.contains("hello from alice"), "{text}");
+        }
+    }
+    assert_eq!(statuses, [201, 200, 403], "{seen}");
+    let metrics_url = seen
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("metrics:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (status, metrics) = http("GET", &metrics_url, &[], "").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("stsgate_requests_total{status=\"201\"} 1"),
+        "{metrics}"
+    );
+    terminate(&mut child);
+}
+
+#[tokio::test]
+async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
+    let standins = StandIns::start(Arc::new(support::sigv4::IndependentCheck))
+        .await
+        .unwrap();
+    // STS comes from AWS_ENDPOINT_URL_STS, the proxy's own keys from the environment.
+    let sts_line = format!("endpoint = \"{}\"\n", standins.sts.endpoint());
+    let config = standins
+        .config_toml(support::any_port(), support::any_port())
+        .replacen(&sts_line, "", 1);
+    assert!(!config.contains(&standins.sts.endpoint()));
+    let f = write_config(&config);
+    let base = &standins.base_credentials;
+    let mut child = stsgate()
+        .args(["--log-format", "json", "--config"])
+        .arg(f.path())
+        .env("RUST_LOG", "trace")
+        .env("AWS_ACCESS_KEY_ID", base.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", base.secret_access_key())
+        .env("AWS_ENDPOINT_URL_STS", standins.sts.endpoint())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/stsgate-test")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/stsgate-test")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut logs = String::new();
+    let line = read_until(&mut err, "stsgate listening", &mut logs);
+    // Keep draining stderr so a chatty log level can never block the child on a full pipe.
+    let drained = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+        rest
+    });
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let proxy = format!("http://{}", v["fields"]["proxy_addr"].as_str().unwrap());
+    let admin = format!("http://{}", v["fields"]["admin_addr"].as_str().unwrap());
+    for _ in 0..200 {
+        if http("GET", &format!("{admin}/readyz"), &[], "").await.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    let token = standins.idp.token_for("alice", AUDIENCE);
+    let auth = vec![("authorization".to_owned(), format!("Bearer {token}"))];
+    let path = support::messages_path();
+    let (status, body) = http(
+        "POST",
+        &format!("{proxy}{path}"),
+        &[
+            auth.clone(),
+            vec![("content-type".into(), "application/json".into())],
+        ]
+        .concat(),
+        &support::message_body("x"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    let (status, _) = http(
+        "GET",
+        &format!("{proxy}{path}"),
+        &[("authorization".into(), format!("Bearer {forged}"))],
+        "",
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(standins.sts.calls().len(), 1);
+
+    terminate(&mut child);
+    logs.push_str(&drained.join().unwrap());
+    let seen = &standins.chime.received()[0];
+    let session_token = seen.header("x-amz-security-token").unwrap().to_owned();
+    let signature = seen
+        .header("authorization")
+        .unwrap()
+        .rsplit("Signature=")
+        .next()
+        .unwrap()
+        .to_owned();
+    let token_signature = token.rsplit('.').next().unwrap().to_owned();
+    for (what, secret) in [
+        ("bearer token", token.as_str()),
+        ("bearer token signature", token_signature.as_str()),
+        ("session token", session_token.as_str()),
+        ("request signature", signature.as_str()),
+        ("base secret key", base.secret_access_key()),
+    ] {
+        assert!(!logs.contains(secret), "{what} appears in the logs");
+    }
+    assert!(
+        logs.contains("proxied") && logs.contains("refused"),
+        "access log lines missing:\n{logs}"
+    );
+}
