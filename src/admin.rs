@@ -2,6 +2,7 @@
 //! process is alive) and `/readyz` (config loaded, at least one issuer's keys fetched, base AWS
 //! credentials resolved).
 
+use crate::broker::SessionBroker;
 use crate::error::{ProxyBody, full, json_response};
 use crate::identity::IssuerKeys;
 use crate::metrics::Metrics;
@@ -58,6 +59,7 @@ pub async fn handle(
     req: Request<Incoming>,
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
+    broker: SessionBroker,
 ) -> Response<ProxyBody> {
     if req.method() != Method::GET {
         return json_response(
@@ -67,6 +69,8 @@ pub async fn handle(
     }
     match req.uri().path() {
         "/metrics" => {
+            // Exact gauges at scrape time: the cache's count settles once maintenance has run.
+            broker.sync().await;
             let mut r = Response::new(full(metrics.render()));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,

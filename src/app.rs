@@ -2,7 +2,7 @@
 //! until shutdown. The one place that knows how the stages fit together.
 
 use crate::admin::{self, Readiness};
-use crate::broker::{AwsSts, SessionBroker, StsClient};
+use crate::broker::{AwsSts, BrokerSettings, SessionBroker, StsClient};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::http_client::HttpClient;
@@ -79,15 +79,16 @@ pub async fn start(config: Config, overrides: Overrides) -> Result<Running, Star
     let issuer_keys: Vec<Arc<IssuerKeys>> = auth.issuers().map(|v| v.keys().clone()).collect();
     let readiness = Arc::new(Readiness::new(issuer_keys.clone()));
 
+    let broker = SessionBroker::new(
+        sts.clone() as Arc<dyn StsClient>,
+        metrics.clone(),
+        clock.clone(),
+        BrokerSettings::from_config(&config.sts),
+    );
     let gateway = Arc::new(Gateway {
         auth,
         mapper: Mapper::from_config(&config),
-        broker: SessionBroker::new(
-            sts.clone() as Arc<dyn StsClient>,
-            metrics.clone(),
-            clock.clone(),
-            Duration::from_secs(config.sts.expiry_margin_seconds),
-        ),
+        broker: broker.clone(),
         signer: Signer::new(config.upstream.region.clone()),
         upstream: Upstream::new(
             &config.upstream.endpoint_url(),
@@ -123,7 +124,7 @@ pub async fn start(config: Config, overrides: Overrides) -> Result<Running, Star
         let metrics = metrics.clone();
         servers.spawn(serve(
             admin_listener,
-            move |req| admin::handle(req, metrics.clone(), readiness.clone()),
+            move |req| admin::handle(req, metrics.clone(), readiness.clone(), broker.clone()),
             shutdown_rx,
         ));
     }

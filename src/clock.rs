@@ -26,3 +26,23 @@ pub fn unix_seconds(t: SystemTime) -> i64 {
         Err(e) => -(e.duration().as_secs() as i64),
     }
 }
+
+/// A clock tests move by hand.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<std::sync::Mutex<SystemTime>>);
+
+impl ManualClock {
+    pub fn new(start: SystemTime) -> Self {
+        ManualClock(Arc::new(std::sync::Mutex::new(start)))
+    }
+
+    pub fn advance(&self, by: std::time::Duration) {
+        *self.0.lock().expect("clock lock") += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().expect("clock lock")
+    }
+}

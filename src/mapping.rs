@@ -14,6 +14,8 @@ pub struct SessionSpec {
     /// Sorted by key (the config's table order), so equal tag sets hash equally.
     pub tags: Vec<(String, String)>,
     pub duration_seconds: i32,
+    /// Inline session policy that scopes the session down, if configured.
+    pub policy: Option<Arc<str>>,
 }
 
 /// The result of mapping one caller.
@@ -41,6 +43,7 @@ pub struct Mapper {
     session_name_claim: String,
     tags: Vec<(String, String)>,
     duration_seconds: i32,
+    policy: Option<Arc<str>>,
     app_instance_arn: String,
     user_id_claim: String,
 }
@@ -56,6 +59,7 @@ impl Mapper {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             duration_seconds: c.sts.duration_seconds as i32,
+            policy: c.sts.session_policy.as_deref().map(Arc::from),
             app_instance_arn: c.chime.app_instance_arn.clone(),
             user_id_claim: c.chime.user_id_claim.clone(),
         }
@@ -89,6 +93,7 @@ impl Mapper {
                 session_name,
                 tags,
                 duration_seconds: self.duration_seconds,
+                policy: self.policy.clone(),
             },
             user_arn: app_instance_user_arn(&self.app_instance_arn, &user_id),
         })
@@ -136,6 +141,7 @@ mod tests {
                 ("tenant".into(), "org".into()),
             ],
             duration_seconds: 3600,
+            policy: None,
             app_instance_arn: "arn:aws:chime:us-east-1:111122223333:app-instance/ai".into(),
             user_id_claim: "sub".into(),
         }

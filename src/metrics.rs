@@ -2,19 +2,35 @@
 //! served only by the admin listener. Label values come from closed sets (`&'static str` codes),
 //! never from users, ARNs or paths. Metric names are public interface.
 
+use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
     registry: Registry,
     /// Every finished client request, by HTTP status returned.
     pub requests_total: IntCounterVec,
+    pub token_rejections: IntCounterVec,
     pub credential_cache_hits: IntCounter,
     pub credential_cache_misses: IntCounter,
+    /// Sessions in the cache (updated when scraped).
+    pub credential_cache_sessions: IntGauge,
+    /// Entries removed by the cache itself, by cause (`size`, `expired`).
+    pub credential_cache_evictions: IntCounterVec,
+    /// Background refresh-ahead outcomes (`ok`, `failed`).
+    pub credential_refreshes: IntCounterVec,
+    /// Requests signed with a session in its last minute: a refresh that came too late.
+    pub credential_near_expiry: IntCounter,
     pub sts_assume_role_duration: Histogram,
     pub sts_assume_role_errors: IntCounterVec,
-    pub token_rejections: IntCounterVec,
+    pub sts_assume_role_in_flight: IntGauge,
+    /// Calls waiting for a concurrency or rate slot.
+    pub sts_assume_role_queued: IntGauge,
+    pub sts_assume_role_retries: IntCounter,
+    /// Requests answered from the negative cache instead of calling STS again.
+    pub sts_negative_cache_hits: IntCounter,
 }
 
 /// AssumeRole latency buckets: resolve 5 ms (loopback stand-ins) up to 10 s (throttled STS).
@@ -22,68 +38,113 @@ const STS_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    register(r, IntCounter::new(name, help).expect("valid metric"))
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, label: &str) -> IntCounterVec {
+    register(
+        r,
+        IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid metric"),
+    )
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    register(r, IntGauge::new(name, help).expect("valid metric"))
+}
+
+fn register<C: Collector + Clone + 'static>(r: &Registry, c: C) -> C {
+    r.register(Box::new(c.clone())).expect("unique metric name");
+    c
+}
+
 impl Metrics {
     pub fn new() -> Self {
-        let registry = Registry::new();
-        let m = Metrics {
-            requests_total: IntCounterVec::new(
-                Opts::new(
-                    "stsgate_requests_total",
-                    "Client requests finished, by HTTP status",
-                ),
-                &["status"],
-            )
-            .expect("valid metric"),
-            credential_cache_hits: IntCounter::new(
+        let r = Registry::new();
+        Metrics {
+            requests_total: counter_vec(
+                &r,
+                "stsgate_requests_total",
+                "Client requests finished, by HTTP status",
+                "status",
+            ),
+            token_rejections: counter_vec(
+                &r,
+                "stsgate_token_rejections_total",
+                "Refused client identities, by reason",
+                "reason",
+            ),
+            credential_cache_hits: counter(
+                &r,
                 "stsgate_credential_cache_hits_total",
                 "Requests served with a cached STS session",
-            )
-            .expect("valid metric"),
-            credential_cache_misses: IntCounter::new(
+            ),
+            credential_cache_misses: counter(
+                &r,
                 "stsgate_credential_cache_misses_total",
                 "Requests that found no cached STS session",
-            )
-            .expect("valid metric"),
-            sts_assume_role_duration: Histogram::with_opts(
-                HistogramOpts::new(
-                    "stsgate_sts_assume_role_duration_seconds",
-                    "Latency of STS AssumeRole calls, retries included",
+            ),
+            credential_cache_sessions: gauge(
+                &r,
+                "stsgate_credential_cache_sessions",
+                "STS sessions currently cached",
+            ),
+            credential_cache_evictions: counter_vec(
+                &r,
+                "stsgate_credential_cache_evictions_total",
+                "Sessions removed by the cache, by cause",
+                "cause",
+            ),
+            credential_refreshes: counter_vec(
+                &r,
+                "stsgate_credential_refreshes_total",
+                "Background session refreshes, by result",
+                "result",
+            ),
+            credential_near_expiry: counter(
+                &r,
+                "stsgate_credential_near_expiry_total",
+                "Requests signed with a session in its last minute",
+            ),
+            sts_assume_role_duration: register(
+                &r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "stsgate_sts_assume_role_duration_seconds",
+                        "Latency of one STS AssumeRole call",
+                    )
+                    .buckets(STS_BUCKETS.to_vec()),
                 )
-                .buckets(STS_BUCKETS.to_vec()),
-            )
-            .expect("valid metric"),
-            sts_assume_role_errors: IntCounterVec::new(
-                Opts::new(
-                    "stsgate_sts_assume_role_errors_total",
-                    "Failed AssumeRole calls, by STS error code",
-                ),
-                &["code"],
-            )
-            .expect("valid metric"),
-            token_rejections: IntCounterVec::new(
-                Opts::new(
-                    "stsgate_token_rejections_total",
-                    "Refused client identities, by reason",
-                ),
-                &["reason"],
-            )
-            .expect("valid metric"),
-            registry,
-        };
-        let r = &m.registry;
-        r.register(Box::new(m.requests_total.clone()))
-            .expect("unique metric");
-        r.register(Box::new(m.credential_cache_hits.clone()))
-            .expect("unique metric");
-        r.register(Box::new(m.credential_cache_misses.clone()))
-            .expect("unique metric");
-        r.register(Box::new(m.sts_assume_role_duration.clone()))
-            .expect("unique metric");
-        r.register(Box::new(m.sts_assume_role_errors.clone()))
-            .expect("unique metric");
-        r.register(Box::new(m.token_rejections.clone()))
-            .expect("unique metric");
-        m
+                .expect("valid metric"),
+            ),
+            sts_assume_role_errors: counter_vec(
+                &r,
+                "stsgate_sts_assume_role_errors_total",
+                "Failed AssumeRole calls, by STS error code",
+                "code",
+            ),
+            sts_assume_role_in_flight: gauge(
+                &r,
+                "stsgate_sts_assume_role_in_flight",
+                "AssumeRole calls in progress",
+            ),
+            sts_assume_role_queued: gauge(
+                &r,
+                "stsgate_sts_assume_role_queued",
+                "AssumeRole calls waiting for a concurrency or rate slot",
+            ),
+            sts_assume_role_retries: counter(
+                &r,
+                "stsgate_sts_assume_role_retries_total",
+                "AssumeRole calls retried after throttling or a transient failure",
+            ),
+            sts_negative_cache_hits: counter(
+                &r,
+                "stsgate_sts_negative_cache_hits_total",
+                "Requests refused from the negative cache without calling STS",
+            ),
+            registry: r,
+        }
     }
 
     /// Prometheus text exposition format.

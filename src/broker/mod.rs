@@ -1,28 +1,82 @@
-//! Session broker: one STS session per [`SessionSpec`], cached in moka until a margin before its
-//! own `Expiration`. Concurrent misses for one key share a single AssumeRole call (moka's
-//! `try_get_with`). Never sees HTTP; records its own cache and STS metrics.
+//! Session broker: one STS session per [`SessionSpec`] (role, session name, tags, policy),
+//! cached in moka. Never sees HTTP; records its own cache and STS metrics.
+//!
+//! - A request never waits on STS when a usable session exists: a session used inside its
+//!   refresh-ahead window is renewed in the background while the old one keeps serving, and
+//!   sessions nobody uses simply expire.
+//! - Concurrent misses for one key share a single AssumeRole (moka `try_get_with`); different
+//!   keys proceed in parallel, within the [`Shaper`]'s concurrency and rate bounds.
+//! - Refusals (AccessDenied, invalid tags or policy) are remembered for `negative_cache_seconds`
+//!   so one bad user cannot hammer STS. Transient failures are retried within the deadline and
+//!   never cached; a session that is still usable keeps serving while STS is down.
+//! - Validity is judged by the injected [`Clock`](crate::clock::Clock); moka's own timers only
+//!   reclaim memory.
 
 mod credentials;
+mod session;
+mod shaper;
 mod sts;
+#[cfg(test)]
+mod tests;
 
 pub use credentials::SessionCredentials;
 pub use sts::{AwsSts, BoxFuture, StsClient, StsError, StsErrorKind};
 
 use crate::clock::SharedClock;
+use crate::config::StsConfig;
 use crate::mapping::SessionSpec;
 use crate::metrics::Metrics;
-use moka::Expiry;
 use moka::future::Cache;
+use moka::notification::RemovalCause;
+use session::Session;
+use shaper::Shaper;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-/// Upper bound on cached sessions (each is ~1–2 KiB).
-pub const DEFAULT_MAX_SESSIONS: u64 = 100_000;
+/// Sessions this close to `Expiration` when used count as `stsgate_credential_near_expiry_total`.
+const NEAR_EXPIRY: Duration = Duration::from_secs(60);
+/// After a failed background refresh, wait this long before a request may start another.
+const REFRESH_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    pub expiry_margin: Duration,
+    pub refresh_ahead: Duration,
+    pub deadline: Duration,
+    pub negative_ttl: Duration,
+    pub max_sessions: u64,
+    pub max_concurrent_calls: usize,
+    pub max_calls_per_second: u32,
+}
+
+impl BrokerSettings {
+    pub fn from_config(c: &StsConfig) -> Self {
+        BrokerSettings {
+            expiry_margin: Duration::from_secs(c.expiry_margin_seconds),
+            refresh_ahead: Duration::from_secs(c.refresh_ahead_seconds),
+            deadline: Duration::from_secs(c.timeout_seconds),
+            negative_ttl: Duration::from_secs(c.negative_cache_seconds),
+            max_sessions: c.max_sessions,
+            max_concurrent_calls: c.max_concurrent_calls,
+            max_calls_per_second: c.max_calls_per_second,
+        }
+    }
+}
+
+#[derive(Clone)]
 pub struct SessionBroker {
-    cache: Cache<SessionSpec, Arc<SessionCredentials>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sessions: Cache<SessionSpec, Arc<Session>>,
+    /// Refusals, each with the time until which it stands.
+    refusals: Cache<SessionSpec, (StsError, SystemTime)>,
+    shaper: Shaper,
     sts: Arc<dyn StsClient>,
     metrics: Arc<Metrics>,
+    clock: SharedClock,
+    settings: BrokerSettings,
 }
 
 impl SessionBroker {
@@ -30,75 +84,181 @@ impl SessionBroker {
         sts: Arc<dyn StsClient>,
         metrics: Arc<Metrics>,
         clock: SharedClock,
-        margin: Duration,
+        settings: BrokerSettings,
     ) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(DEFAULT_MAX_SESSIONS)
-            .expire_after(UntilMargin { margin, clock })
+        let evictions = metrics.credential_cache_evictions.clone();
+        let sessions = Cache::builder()
+            .max_capacity(settings.max_sessions)
+            .expire_after(UntilUnusable(clock.clone()))
+            .eviction_listener(move |_k, _v, cause| match cause {
+                RemovalCause::Size => evictions.with_label_values(&["size"]).inc(),
+                RemovalCause::Expired => evictions.with_label_values(&["expired"]).inc(),
+                RemovalCause::Explicit | RemovalCause::Replaced => {}
+            })
             .build();
+        let refusals = Cache::builder()
+            .max_capacity(settings.max_sessions)
+            .time_to_live(settings.negative_ttl.max(Duration::from_secs(1)))
+            .build();
+        let shaper = Shaper::new(settings.max_concurrent_calls, settings.max_calls_per_second);
         SessionBroker {
-            cache,
-            sts,
-            metrics,
+            inner: Arc::new(Inner {
+                sessions,
+                refusals,
+                shaper,
+                sts,
+                metrics,
+                clock,
+                settings,
+            }),
         }
     }
 
-    /// Credentials for `spec`: cached, or from one AssumeRole shared by all concurrent callers.
+    /// Credentials for `spec`: a usable cached session, or one AssumeRole shared by every
+    /// concurrent caller of the same spec.
     pub async fn credentials(
         &self,
         spec: &SessionSpec,
     ) -> Result<Arc<SessionCredentials>, StsError> {
-        if let Some(c) = self.cache.get(spec).await {
-            self.metrics.credential_cache_hits.inc();
-            return Ok(c);
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        if let Some(session) = inner.sessions.get(spec).await {
+            if now < session.use_until {
+                inner.metrics.credential_cache_hits.inc();
+                if now >= session.refresh_at && session.claim_refresh() {
+                    self.refresh_in_background(spec.clone(), session.clone());
+                }
+                inner.note_near_expiry(&session, now);
+                return Ok(session.credentials.clone());
+            }
+            inner.sessions.invalidate(spec).await;
         }
-        self.metrics.credential_cache_misses.inc();
-        self.cache
-            .try_get_with(spec.clone(), self.assume_role(spec))
+        if let Some((refusal, until)) = inner.refusals.get(spec).await {
+            if now < until {
+                inner.metrics.sts_negative_cache_hits.inc();
+                return Err(refusal);
+            }
+            inner.refusals.invalidate(spec).await;
+        }
+        inner.metrics.credential_cache_misses.inc();
+        let session = inner
+            .sessions
+            .try_get_with_by_ref(spec, inner.assume_role(spec))
             .await
-            .map_err(|e| (*e).clone())
+            .map_err(|e| (*e).clone())?;
+        inner.note_near_expiry(&session, now);
+        Ok(session.credentials.clone())
     }
 
-    async fn assume_role(&self, spec: &SessionSpec) -> Result<Arc<SessionCredentials>, StsError> {
+    /// Number of cached sessions (approximate while moka has pending maintenance).
+    pub fn sessions(&self) -> u64 {
+        self.inner.sessions.entry_count()
+    }
+
+    /// Runs moka's pending maintenance (evictions, counts) and publishes the session count.
+    pub async fn sync(&self) {
+        self.inner.sessions.run_pending_tasks().await;
+        self.inner
+            .metrics
+            .credential_cache_sessions
+            .set(self.sessions() as i64);
+    }
+
+    fn refresh_in_background(&self, spec: SessionSpec, old: Arc<Session>) {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            match inner.assume_role(&spec).await {
+                Ok(fresh) => {
+                    inner.sessions.insert(spec, fresh).await;
+                    inner
+                        .metrics
+                        .credential_refreshes
+                        .with_label_values(&["ok"])
+                        .inc();
+                }
+                Err(e) => {
+                    inner
+                        .metrics
+                        .credential_refreshes
+                        .with_label_values(&["failed"])
+                        .inc();
+                    tracing::warn!(session = %spec.session_name, code = e.code, "background refresh failed; the current session keeps serving");
+                    tokio::time::sleep(REFRESH_RETRY_PAUSE).await;
+                    old.release_refresh();
+                }
+            }
+        });
+    }
+}
+
+impl Inner {
+    async fn assume_role(&self, spec: &SessionSpec) -> Result<Arc<Session>, StsError> {
         let started = Instant::now();
-        let result = self.sts.assume_role(spec).await;
-        self.metrics
-            .sts_assume_role_duration
-            .observe(started.elapsed().as_secs_f64());
+        let result = self
+            .shaper
+            .call(self.settings.deadline, &self.metrics, || {
+                self.sts.assume_role(spec)
+            })
+            .await;
         match result {
             Ok(c) => {
-                tracing::debug!(session = %spec.session_name, access_key_id = c.access_key_id(), "assumed role");
-                Ok(Arc::new(c))
+                tracing::debug!(session = %spec.session_name, access_key_id = c.access_key_id(), elapsed_ms = started.elapsed().as_millis() as u64, "assumed role");
+                Ok(Arc::new(Session::new(
+                    c,
+                    self.settings.expiry_margin,
+                    self.settings.refresh_ahead,
+                )))
             }
             Err(e) => {
-                self.metrics
-                    .sts_assume_role_errors
-                    .with_label_values(&[e.code])
-                    .inc();
                 tracing::warn!(session = %spec.session_name, code = e.code, error = %e.message, "AssumeRole failed");
+                if !e.is_retryable() {
+                    let until = self.clock.now() + self.settings.negative_ttl;
+                    self.refusals.insert(spec.clone(), (e.clone(), until)).await;
+                }
                 Err(e)
             }
         }
     }
+
+    fn note_near_expiry(&self, s: &Session, now: SystemTime) {
+        if s.credentials
+            .expires_at
+            .duration_since(now)
+            .unwrap_or_default()
+            < NEAR_EXPIRY
+        {
+            self.metrics.credential_near_expiry.inc();
+        }
+    }
 }
 
-/// Each entry lives until `margin` before its own `Expiration`.
-struct UntilMargin {
-    margin: Duration,
-    clock: SharedClock,
+/// moka reclaims an entry once it can no longer be used. Its timer runs on its own clock, so this
+/// is memory hygiene only; `use_until` is checked against the injected clock on every read.
+struct UntilUnusable(SharedClock);
+
+impl UntilUnusable {
+    fn left(&self, s: &Session) -> Duration {
+        s.use_until.duration_since(self.0.now()).unwrap_or_default()
+    }
 }
 
-impl Expiry<SessionSpec, Arc<SessionCredentials>> for UntilMargin {
+impl moka::Expiry<SessionSpec, Arc<Session>> for UntilUnusable {
     fn expire_after_create(
         &self,
-        _key: &SessionSpec,
-        value: &Arc<SessionCredentials>,
-        _created_at: Instant,
+        _k: &SessionSpec,
+        v: &Arc<Session>,
+        _at: std::time::Instant,
     ) -> Option<Duration> {
-        let left = value
-            .expires_at
-            .duration_since(self.clock.now())
-            .unwrap_or_default();
-        Some(left.saturating_sub(self.margin))
+        Some(self.left(v))
+    }
+
+    fn expire_after_update(
+        &self,
+        _k: &SessionSpec,
+        v: &Arc<Session>,
+        _at: std::time::Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(self.left(v))
     }
 }

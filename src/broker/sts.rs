@@ -67,6 +67,7 @@ const KNOWN_CODES: &[&str] = &[
     "RequestLimitExceeded",
     "InternalFailure",
     "ServiceUnavailable",
+    "ServiceUnavailableException",
 ];
 
 impl StsError {
@@ -94,7 +95,7 @@ impl StsError {
         }
     }
 
-    fn transport(code: &'static str, message: String) -> Self {
+    pub fn transport(code: &'static str, message: String) -> Self {
         StsError {
             kind: StsErrorKind::Unavailable,
             code,
@@ -121,7 +122,8 @@ impl AwsSts {
                     .operation_timeout(Duration::from_secs(c.timeout_seconds))
                     .build(),
             )
-            .retry_config(RetryConfig::standard().with_max_attempts(3));
+            // Retries, back-off and deadlines are the broker's (shaper.rs), so the SDK makes one attempt.
+            .retry_config(RetryConfig::disabled());
         if let Some(p) = base {
             loader = loader.credentials_provider(p);
         }
@@ -166,6 +168,7 @@ impl StsClient for AwsSts {
                 .role_arn(&*spec.role_arn)
                 .role_session_name(&spec.session_name)
                 .duration_seconds(spec.duration_seconds)
+                .set_policy(spec.policy.as_deref().map(str::to_owned))
                 .set_tags(if tags.is_empty() { None } else { Some(tags) })
                 .send()
                 .await

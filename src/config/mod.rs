@@ -79,9 +79,26 @@ pub struct StsConfig {
     /// credentials about to expire.
     #[serde(default = "default_expiry_margin")]
     pub expiry_margin_seconds: u64,
-    /// Budget for one AssumeRole call, retries included.
+    /// Longest a request waits on STS: queueing for a slot, the calls and their retries.
     #[serde(default = "default_sts_timeout")]
     pub timeout_seconds: u64,
+    /// A session in use is renewed in the background this long before it leaves the cache.
+    #[serde(default = "default_refresh_ahead")]
+    pub refresh_ahead_seconds: u64,
+    /// Upper bound on concurrent AssumeRole calls from this process.
+    #[serde(default = "default_max_concurrent_calls")]
+    pub max_concurrent_calls: usize,
+    /// Upper bound on the AssumeRole call rate (a token bucket with one second of burst).
+    #[serde(default = "default_max_calls_per_second")]
+    pub max_calls_per_second: u32,
+    /// A refused role (AccessDenied, invalid tags or policy) is remembered this long.
+    #[serde(default = "default_negative_cache")]
+    pub negative_cache_seconds: u64,
+    /// Capacity of the session cache; the least useful sessions are evicted beyond it.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: u64,
+    /// Optional inline session policy (JSON) that scopes every session down further.
+    pub session_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -144,4 +161,19 @@ fn default_expiry_margin() -> u64 {
 }
 fn default_sts_timeout() -> u64 {
     10
+}
+fn default_refresh_ahead() -> u64 {
+    300
+}
+fn default_max_concurrent_calls() -> usize {
+    16
+}
+fn default_max_calls_per_second() -> u32 {
+    50
+}
+fn default_negative_cache() -> u64 {
+    30
+}
+fn default_max_sessions() -> u64 {
+    100_000
 }

@@ -97,6 +97,38 @@ pub fn validate(c: &Config) -> Result<(), Vec<String>> {
     if c.sts.timeout_seconds == 0 {
         bad("sts.timeout_seconds", "must be greater than 0".into());
     }
+    if c.sts.expiry_margin_seconds + c.sts.refresh_ahead_seconds
+        >= u64::from(c.sts.duration_seconds)
+    {
+        bad(
+            "sts.refresh_ahead_seconds",
+            "expiry_margin_seconds + refresh_ahead_seconds must be less than duration_seconds"
+                .into(),
+        );
+    }
+    if c.sts.max_concurrent_calls == 0 {
+        bad("sts.max_concurrent_calls", "must be at least 1".into());
+    }
+    if c.sts.max_calls_per_second == 0 {
+        bad("sts.max_calls_per_second", "must be at least 1".into());
+    }
+    if c.sts.max_sessions == 0 {
+        bad("sts.max_sessions", "must be at least 1".into());
+    }
+    if let Some(p) = &c.sts.session_policy {
+        // STS limit on the plaintext of inline plus managed session policies.
+        if p.len() > 2048 {
+            bad(
+                "sts.session_policy",
+                "at most 2048 characters (STS limit)".into(),
+            );
+        } else if !serde_json::from_str::<serde_json::Value>(p).is_ok_and(|v| v.is_object()) {
+            bad(
+                "sts.session_policy",
+                "must be a JSON policy document".into(),
+            );
+        }
+    }
     if c.sts.session_name_claim.is_empty() {
         bad("sts.session_name_claim", "must name a claim".into());
     }

@@ -30,6 +30,7 @@ pub struct AssumeRoleCall {
     pub session_name: String,
     pub duration_seconds: u64,
     pub tags: Vec<(String, String)>,
+    pub policy: Option<String>,
 }
 
 /// How the stand-in answers.
@@ -267,11 +268,20 @@ fn parse_assume_role(form: &BTreeMap<String, String>) -> Result<AssumeRoleCall, 
     if tags.len() > 50 {
         return Err(invalid("at most 50 session tags"));
     }
+    let policy = form.get("Policy").cloned();
+    if policy.as_ref().is_some_and(|p| p.len() > 2048) {
+        return Err((
+            400,
+            "PackedPolicyTooLarge",
+            "session policy too large".to_owned(),
+        ));
+    }
     Ok(AssumeRoleCall {
         role_arn,
         session_name,
         duration_seconds,
         tags,
+        policy,
     })
 }
 

@@ -1,0 +1,134 @@
+//! STS load shaping: a concurrency bound, a token-bucket rate bound, and retries with full-jitter
+//! exponential back-off, all within one deadline per caller. Callers beyond a bound wait for a
+//! slot rather than fail at once. Time is tokio's, so tests can pause it.
+
+use super::sts::{StsError, StsErrorKind};
+use crate::metrics::Metrics;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, sleep, timeout_at};
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+pub struct Shaper {
+    slots: Semaphore,
+    bucket: Mutex<Bucket>,
+    rate: f64,
+}
+
+struct Bucket {
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Shaper {
+    pub fn new(max_concurrent: usize, per_second: u32) -> Self {
+        let rate = f64::from(per_second.max(1));
+        Shaper {
+            slots: Semaphore::new(max_concurrent.max(1)),
+            bucket: Mutex::new(Bucket {
+                tokens: rate,
+                refilled: Instant::now(),
+            }),
+            rate,
+        }
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or `budget` runs out.
+    pub async fn call<T, F, Fut>(
+        &self,
+        budget: Duration,
+        metrics: &Metrics,
+        mut attempt: F,
+    ) -> Result<T, StsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StsError>>,
+    {
+        let deadline = Instant::now() + budget;
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            metrics.sts_assume_role_queued.inc();
+            let slot = timeout_at(deadline, async {
+                self.take_token().await;
+                self.slots.acquire().await.expect("semaphore never closes")
+            })
+            .await;
+            metrics.sts_assume_role_queued.dec();
+            let Ok(_slot) = slot else {
+                metrics
+                    .sts_assume_role_errors
+                    .with_label_values(&["queue_timeout"])
+                    .inc();
+                return Err(StsError::transport(
+                    "queue_timeout",
+                    "no STS slot within the deadline".into(),
+                ));
+            };
+
+            metrics.sts_assume_role_in_flight.inc();
+            let started = Instant::now();
+            let result = timeout_at(deadline, attempt()).await.unwrap_or_else(|_| {
+                Err(StsError::transport(
+                    "timeout",
+                    "AssumeRole did not finish within the deadline".into(),
+                ))
+            });
+            metrics
+                .sts_assume_role_duration
+                .observe(started.elapsed().as_secs_f64());
+            metrics.sts_assume_role_in_flight.dec();
+
+            let err = match result {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            metrics
+                .sts_assume_role_errors
+                .with_label_values(&[err.code])
+                .inc();
+            if !err.is_retryable() {
+                return Err(err);
+            }
+            // Full jitter: spread retries of many callers over the whole window.
+            let pause = backoff.mul_f64(fastrand::f64());
+            if Instant::now() + pause >= deadline {
+                return Err(err);
+            }
+            metrics.sts_assume_role_retries.inc();
+            sleep(pause).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn take_token(&self) {
+        loop {
+            let wait = {
+                let mut b = self.bucket.lock().expect("bucket lock");
+                let now = Instant::now();
+                let earned = now.duration_since(b.refilled).as_secs_f64() * self.rate;
+                b.tokens = (b.tokens + earned).min(self.rate);
+                b.refilled = now;
+                if b.tokens >= 1.0 {
+                    b.tokens -= 1.0;
+                    return;
+                }
+                Duration::from_secs_f64((1.0 - b.tokens) / self.rate)
+            };
+            sleep(wait).await;
+        }
+    }
+}
+
+impl StsError {
+    /// Throttling and outages may pass; refusals and invalid requests will not.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            StsErrorKind::Throttled | StsErrorKind::Unavailable
+        )
+    }
+}
