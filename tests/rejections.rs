@@ -346,7 +346,10 @@ async fn chunked_oversize_body_is_refused_without_content_length() {
 #[tokio::test]
 async fn sts_refusal_is_403_and_sts_outage_is_503_with_retry_after() {
     // A short STS budget: the outage is retried for 2 s, not the default 10.
-    let h = Harness::start_with(|t| t.replacen("[session_tags]", "timeout_seconds = 2\n[session_tags]", 1)).await;
+    let h = Harness::start_with(|t| {
+        t.replacen("[session_tags]", "timeout_seconds = 2\n[session_tags]", 1)
+    })
+    .await;
     h.standins.sts.set_behaviour(StsBehaviour {
         fail: Some((403, "AccessDenied")),
         ..Default::default()

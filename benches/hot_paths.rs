@@ -1,0 +1,111 @@
+//! Criterion benchmarks of the per-request hot functions: JWS parsing (baseline), full token
+//! verification (RS256, ES256), claim mapping, and SigV4 signing of a small and a 64 KiB body.
+//!
+//! `cargo bench --bench hot_paths`
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::HeaderMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use stsgate::clock::SystemClock;
+use stsgate::config::from_toml;
+use stsgate::demo::idp::{EC_KID, IdpStandIn, RSA_KID};
+use stsgate::demo::{AUDIENCE, StandIns, sigv4_check::ResigningCheck};
+use stsgate::http_client::HttpClient;
+use stsgate::identity::Authenticator;
+use stsgate::mapping::Mapper;
+use stsgate::signing::Signer;
+
+fn bearer(token: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    h
+}
+
+fn identity(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let standins = rt
+        .block_on(StandIns::start(Arc::new(ResigningCheck)))
+        .unwrap();
+    let any = "127.0.0.1:0".parse().unwrap();
+    let config = from_toml(&standins.config_toml(any, any)).unwrap();
+    let auth =
+        Authenticator::from_config(&config.issuers, &HttpClient::new(), Arc::new(SystemClock));
+    for v in auth.issuers() {
+        rt.block_on(v.keys().refresh()).unwrap();
+    }
+    let idp: &IdpStandIn = &standins.idp;
+    let rs = bearer(&idp.sign(RSA_KID, &idp.claims_for("alice", AUDIENCE)));
+    let es = bearer(&idp.sign(EC_KID, &idp.claims_for("alice", AUDIENCE)));
+    let mapper = Mapper::from_config(&config);
+    let principal = rt.block_on(auth.authenticate(&rs)).unwrap();
+
+    let mut g = c.benchmark_group("identity");
+    g.bench_function("bearer_extraction_baseline", |b| {
+        b.iter(|| {
+            stsgate::identity::bearer_token(black_box(&rs))
+                .unwrap()
+                .len()
+        })
+    });
+    g.bench_function("verify_rs256", |b| {
+        b.iter(|| rt.block_on(auth.authenticate(black_box(&rs))).unwrap())
+    });
+    g.bench_function("verify_es256", |b| {
+        b.iter(|| rt.block_on(auth.authenticate(black_box(&es))).unwrap())
+    });
+    g.bench_function("map_claims", |b| {
+        b.iter(|| mapper.map(black_box(&principal)).unwrap())
+    });
+    g.finish();
+}
+
+fn signing(c: &mut Criterion) {
+    let creds = aws_credential_types::Credentials::new(
+        "ASIAEXAMPLE",
+        "secret",
+        Some("t".repeat(600)),
+        None,
+        "bench",
+    );
+    let signer = Signer::new("us-east-1");
+    let request = |body: Bytes| {
+        http::Request::post("https://messaging-chime.us-east-1.amazonaws.com/channels/arn%3Aaws%3Achime%3Aus-east-1%3A111122223333%3Aapp-instance%2Fx%2Fchannel%2Fc/messages")
+            .header("host", "messaging-chime.us-east-1.amazonaws.com")
+            .header("content-type", "application/json")
+            .header("x-amz-chime-bearer", "arn:aws:chime:us-east-1:111122223333:app-instance/x/user/alice")
+            .body(body)
+            .unwrap()
+    };
+    let small = Bytes::from_static(br#"{"Content":"hello world","Type":"STANDARD","Persistence":"PERSISTENT","ClientRequestToken":"req-0001"}"#);
+    let large = Bytes::from(vec![b'x'; 64 * 1024]);
+    let now = SystemTime::now();
+    let mut g = c.benchmark_group("signing");
+    g.bench_function("clone_request_baseline", |b| {
+        b.iter(|| black_box(request(small.clone())))
+    });
+    g.bench_function("sign_small_post", |b| {
+        b.iter(|| {
+            let mut r = request(small.clone());
+            signer.sign(&mut r, &creds, now).unwrap();
+            r
+        })
+    });
+    g.bench_function("sign_64KiB_post", |b| {
+        b.iter(|| {
+            let mut r = request(large.clone());
+            signer.sign(&mut r, &creds, now).unwrap();
+            r
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = identity, signing
+}
+criterion_main!(benches);
