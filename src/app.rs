@@ -2,13 +2,16 @@
 //! until shutdown. The one place that knows how the stages fit together.
 
 use crate::admin::{self, Readiness};
+use crate::arn::app_instance_user_arn;
 use crate::broker::{AwsSts, BrokerSettings, SessionBroker, StsClient};
+use crate::chime::operations;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::http_client::HttpClient;
 use crate::identity::{Authenticator, IssuerKeys};
 use crate::mapping::Mapper;
 use crate::metrics::Metrics;
+use crate::proxy::websocket::{Bridge, WebSocketSettings};
 use crate::proxy::{Gateway, Upstream, serve};
 use crate::signing::Signer;
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -95,7 +98,29 @@ pub async fn start(config: Config, overrides: Overrides) -> Result<Running, Star
             http.clone(),
             Duration::from_secs(config.upstream.timeout_seconds),
         ),
+        bridge: Bridge {
+            settings: WebSocketSettings {
+                idle: Duration::from_secs(config.chime.websocket_idle_seconds),
+                max_message_bytes: config.chime.websocket_max_message_bytes,
+            },
+            tls: http.tls_config(),
+            metrics: metrics.clone(),
+        },
         bearer_mode: config.chime.bearer,
+        allowed: match &config.chime.allowed_operations {
+            Some(list) => list.iter().cloned().collect(),
+            None => operations::default_allowed()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        },
+        admin_user_arns: config
+            .chime
+            .admin_user_ids
+            .iter()
+            .map(|id| app_instance_user_arn(&config.chime.app_instance_arn, id))
+            .collect(),
+        vending: config.vending.enabled,
         max_body_bytes: config.max_body_bytes,
         metrics: metrics.clone(),
         clock,

@@ -26,6 +26,8 @@ pub enum GatewayError {
     Mapping(#[from] MappingError),
     #[error(transparent)]
     Bearer(#[from] BearerMismatch),
+    #[error("operation {0} is not allowed through this gateway")]
+    OperationNotAllowed(&'static str),
     #[error("request body larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
     #[error("bad request: {0}")]
@@ -45,7 +47,9 @@ impl GatewayError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             GatewayError::Identity(_) => StatusCode::UNAUTHORIZED,
-            GatewayError::Mapping(_) | GatewayError::Bearer(_) => StatusCode::FORBIDDEN,
+            GatewayError::Mapping(_)
+            | GatewayError::Bearer(_)
+            | GatewayError::OperationNotAllowed(_) => StatusCode::FORBIDDEN,
             GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::Sts(e) => match e.kind {
@@ -70,6 +74,7 @@ impl GatewayError {
             GatewayError::Identity(_) => "invalid_token",
             GatewayError::Mapping(_) => "identity_not_mappable",
             GatewayError::Bearer(_) => "bearer_mismatch",
+            GatewayError::OperationNotAllowed(_) => "operation_not_allowed",
             GatewayError::BodyTooLarge { .. } => "payload_too_large",
             GatewayError::BadRequest(_) => "bad_request",
             GatewayError::Sts(e) => match e.kind {
@@ -168,6 +173,11 @@ mod tests {
                 "identity_not_mappable",
             ),
             (BearerMismatch.into(), 403, "bearer_mismatch"),
+            (
+                GatewayError::OperationNotAllowed("SearchChannels"),
+                403,
+                "operation_not_allowed",
+            ),
             (
                 GatewayError::BodyTooLarge { limit: 1 },
                 413,

@@ -15,6 +15,7 @@ use url::Url;
 #[derive(Clone)]
 pub struct HttpClient {
     inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    tls: Arc<rustls::ClientConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +51,9 @@ impl HttpClient {
         http.enforce_http(false);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         http.set_nodelay(true);
+        let tls = Arc::new(tls);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
+            .with_tls_config((*tls).clone())
             .https_or_http()
             .enable_http1()
             .enable_http2()
@@ -59,7 +61,12 @@ impl HttpClient {
         let inner = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(https);
-        HttpClient { inner }
+        HttpClient { inner, tls }
+    }
+
+    /// The TLS settings (trust roots), for connections made outside this client (WebSockets).
+    pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
     }
 
     /// Sends a request; the response body streams.

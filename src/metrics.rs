@@ -4,14 +4,25 @@
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
     registry: Registry,
-    /// Every finished client request, by HTTP status returned.
+    /// Every finished client request, by Chime operation and HTTP status returned.
     pub requests_total: IntCounterVec,
+    /// stsgate's own time per request (everything but the upstream), by operation.
+    pub request_duration: HistogramVec,
+    /// Time until the upstream's response headers, by operation.
+    pub upstream_duration: HistogramVec,
+    pub websocket_open: IntGauge,
+    /// Frames relayed, by direction (`to_upstream`, `to_client`).
+    pub websocket_frames: IntCounterVec,
+    /// Bridged WebSockets closed, by close code.
+    pub websocket_closes: IntCounterVec,
+    /// `POST /credentials` answers that handed out credentials.
+    pub credentials_vended: IntCounter,
     pub token_rejections: IntCounterVec,
     pub credential_cache_hits: IntCounter,
     pub credential_cache_misses: IntCounter,
@@ -38,6 +49,20 @@ const STS_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Per-request latency buckets: 100 µs (stsgate's own work) to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    10.0,
+];
+
+fn histogram_vec(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> HistogramVec {
+    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    register(
+        r,
+        HistogramVec::new(opts, &["operation"]).expect("valid metric"),
+    )
+}
+
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
     register(r, IntCounter::new(name, help).expect("valid metric"))
 }
@@ -62,11 +87,50 @@ impl Metrics {
     pub fn new() -> Self {
         let r = Registry::new();
         Metrics {
-            requests_total: counter_vec(
+            requests_total: register(
                 &r,
-                "stsgate_requests_total",
-                "Client requests finished, by HTTP status",
-                "status",
+                IntCounterVec::new(
+                    Opts::new(
+                        "stsgate_requests_total",
+                        "Client requests finished, by operation and HTTP status",
+                    ),
+                    &["operation", "status"],
+                )
+                .expect("valid metric"),
+            ),
+            request_duration: histogram_vec(
+                &r,
+                "stsgate_request_duration_seconds",
+                "stsgate's own time per request, upstream excluded",
+                LATENCY_BUCKETS,
+            ),
+            upstream_duration: histogram_vec(
+                &r,
+                "stsgate_upstream_duration_seconds",
+                "Time until the upstream's response headers",
+                LATENCY_BUCKETS,
+            ),
+            websocket_open: gauge(
+                &r,
+                "stsgate_websocket_open",
+                "Bridged messaging WebSockets open",
+            ),
+            websocket_frames: counter_vec(
+                &r,
+                "stsgate_websocket_frames_total",
+                "WebSocket frames relayed, by direction",
+                "direction",
+            ),
+            websocket_closes: counter_vec(
+                &r,
+                "stsgate_websocket_closes_total",
+                "Bridged WebSockets closed, by close code",
+                "code",
+            ),
+            credentials_vended: counter(
+                &r,
+                "stsgate_credentials_vended_total",
+                "Session credentials handed to clients by POST /credentials",
             ),
             token_rejections: counter_vec(
                 &r,

@@ -4,12 +4,17 @@
 //! No STS, no I/O; the time is passed in.
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http::Request;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+/// The messaging WebSocket's presigned URL is valid this long (what the Chime JS SDK uses).
+pub const CONNECT_PRESIGN_EXPIRES: Duration = Duration::from_secs(10);
 
 /// SigV4 service name for every Chime SDK API, messaging included.
 pub const SIGNING_NAME: &str = "chime";
@@ -80,5 +85,55 @@ impl Signer {
         };
         instructions.apply_to_request_http1x(req);
         Ok(())
+    }
+}
+
+impl Signer {
+    /// Presigns `GET https://{host}/connect?{params}` for the messaging WebSocket: only `host` is
+    /// signed, the payload hash is that of an empty body, the session token is inside the signed
+    /// query, and the URL expires after [`CONNECT_PRESIGN_EXPIRES`]. Returns the full query string.
+    pub fn presign_connect(
+        &self,
+        host: &str,
+        params: &[(&str, &str)],
+        creds: &Credentials,
+        time: SystemTime,
+    ) -> Result<String, SignError> {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let mut req = Request::get(format!("https://{host}/connect?{query}"))
+            .header("host", host)
+            .body(Bytes::new())
+            .map_err(|e| SignError(e.to_string()))?;
+        let identity: Identity = creds.clone().into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(CONNECT_PRESIGN_EXPIRES);
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(SIGNING_NAME)
+            .time(time)
+            .settings(settings)
+            .build()
+            .map_err(|e| SignError(e.to_string()))?
+            .into();
+        let instructions = {
+            let uri = req.uri().to_string();
+            let signable = SignableRequest::new(
+                "GET",
+                uri,
+                [("host", host)].into_iter(),
+                SignableBody::Bytes(&[]),
+            )
+            .map_err(|e| SignError(e.to_string()))?;
+            sign(signable, &params)
+                .map_err(|e| SignError(e.to_string()))?
+                .into_parts()
+                .0
+        };
+        instructions.apply_to_request_http1x(&mut req);
+        Ok(req.uri().query().unwrap_or_default().to_owned())
     }
 }

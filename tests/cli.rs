@@ -216,7 +216,8 @@ async fn demo_prints_commands_that_work() {
     let (status, metrics) = http("GET", &metrics_url, &[], "").await;
     assert_eq!(status, 200);
     assert!(
-        metrics.contains("stsgate_requests_total{status=\"201\"} 1"),
+        metrics
+            .contains("stsgate_requests_total{operation=\"SendChannelMessage\",status=\"201\"} 1"),
         "{metrics}"
     );
     terminate(&mut child);

@@ -258,15 +258,18 @@ async fn metrics_move_with_traffic() {
     h.call("alice", "GET", &messages_path(), "").await;
     h.send("GET", &messages_path(), &[], "").await;
     assert_eq!(
-        h.metric("stsgate_requests_total{status=\"201\"}").await,
+        h.metric("stsgate_requests_total{operation=\"SendChannelMessage\",status=\"201\"}")
+            .await,
         1.0
     );
     assert_eq!(
-        h.metric("stsgate_requests_total{status=\"200\"}").await,
+        h.metric("stsgate_requests_total{operation=\"ListChannelMessages\",status=\"200\"}")
+            .await,
         1.0
     );
     assert_eq!(
-        h.metric("stsgate_requests_total{status=\"401\"}").await,
+        h.metric("stsgate_requests_total{operation=\"ListChannelMessages\",status=\"401\"}")
+            .await,
         1.0
     );
     assert_eq!(

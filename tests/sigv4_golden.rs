@@ -180,3 +180,50 @@ fn signer_matches_botocore_byte_for_byte() {
         assert_eq!(h["x-amz-security-token"], token.as_str(), "{name}");
     }
 }
+
+#[test]
+fn websocket_presign_matches_botocore_and_the_js_sdk() {
+    let all = vectors();
+    let (ak, sk, token) = inputs();
+    let creds = aws_credential_types::Credentials::new(ak, sk, Some(token), None, "vectors");
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_705_321_845);
+    let user = "arn:aws:chime:us-east-1:123456789012:app-instance/11111111-2222-3333-4444-555555555555/user/alice";
+    let query = Signer::new("us-east-1")
+        .presign_connect(
+            "abcdef123.us-east-1.ws-messaging.chime.aws",
+            &[
+                ("userArn", user),
+                ("sessionId", "1234567890"),
+                ("prefetch-on", "connect"),
+            ],
+            &creds,
+            time,
+        )
+        .unwrap();
+    let expected = all["WebSocketConnect_js_algorithm"]["signature"]
+        .as_str()
+        .unwrap();
+    assert!(
+        query.contains(&format!("X-Amz-Signature={expected}")),
+        "{query}"
+    );
+    assert!(
+        query.contains("X-Amz-Expires=10") && query.contains("X-Amz-SignedHeaders=host"),
+        "{query}"
+    );
+    // The independent verifier agrees with the same URL.
+    let received = ReceivedRequest {
+        method: "GET".into(),
+        path_and_query: format!("/connect?{query}"),
+        headers: [(
+            http::header::HOST,
+            "abcdef123.us-east-1.ws-messaging.chime.aws"
+                .parse()
+                .unwrap(),
+        )]
+        .into_iter()
+        .collect(),
+        body: Bytes::new(),
+    };
+    support::sigv4::check_presigned(&received, &inputs().1, "chime", "us-east-1", time).unwrap();
+}

@@ -28,6 +28,26 @@ pub fn bind_bearer(
     Ok(())
 }
 
+/// The query parameter that names whose memberships or moderated channels a call reads.
+pub const USER_ARN_PARAM: &str = "app-instance-user-arn";
+
+/// `app-instance-user-arn` may only name the caller, unless the caller is an AppInstanceAdmin
+/// (`may_name_others`).
+pub fn check_user_arn_query(
+    raw_query: Option<&str>,
+    user_arn: &str,
+    may_name_others: bool,
+) -> Result<(), BearerMismatch> {
+    let named = form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == USER_ARN_PARAM)
+        .any(|(_, v)| v != user_arn);
+    if named && !may_name_others {
+        Err(BearerMismatch)
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +65,31 @@ mod tests {
             bind_bearer(&mut h, ME, BearerMode::Enforce).unwrap();
             assert_eq!(h.get_all(BEARER_HEADER).iter().collect::<Vec<_>>(), [ME]);
         }
+    }
+
+    #[test]
+    fn user_arn_query_names_only_the_caller() {
+        let enc = |a: &str| form_urlencoded::byte_serialize(a.as_bytes()).collect::<String>();
+        let mine = format!(
+            "scope=app-instance-user-memberships&app-instance-user-arn={}",
+            enc(ME)
+        );
+        let theirs = format!(
+            "scope=app-instance-user-memberships&app-instance-user-arn={}",
+            enc(OTHER)
+        );
+        assert_eq!(check_user_arn_query(Some(&mine), ME, false), Ok(()));
+        assert_eq!(check_user_arn_query(None, ME, false), Ok(()));
+        assert_eq!(
+            check_user_arn_query(Some(&theirs), ME, false),
+            Err(BearerMismatch)
+        );
+        assert_eq!(check_user_arn_query(Some(&theirs), ME, true), Ok(()));
+        let both = format!("{mine}&app-instance-user-arn={}", enc(OTHER));
+        assert_eq!(
+            check_user_arn_query(Some(&both), ME, false),
+            Err(BearerMismatch)
+        );
     }
 
     #[test]

@@ -35,6 +35,17 @@ pub struct Config {
     #[serde(default)]
     pub session_tags: BTreeMap<String, String>,
     pub chime: ChimeConfig,
+    #[serde(default)]
+    pub vending: VendingConfig,
+}
+
+/// `POST /credentials`: hands the caller's session credentials to clients that sign themselves.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendingConfig {
+    /// Off by default: proxying keeps credentials out of clients entirely.
+    #[serde(default)]
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +121,18 @@ pub struct ChimeConfig {
     pub user_id_claim: String,
     #[serde(default)]
     pub bearer: BearerMode,
+    /// Operations clients may call (IAM action names without `chime:`). Default: the 22 actions
+    /// of the AWS sample's user-role policy, `Connect` (the WebSocket) included.
+    pub allowed_operations: Option<Vec<String>>,
+    /// AppInstanceUserIds (AppInstanceAdmins) that may name other users in `app-instance-user-arn`.
+    #[serde(default)]
+    pub admin_user_ids: Vec<String>,
+    /// A bridged WebSocket with no frame in either direction for this long is closed.
+    #[serde(default = "default_ws_idle")]
+    pub websocket_idle_seconds: u64,
+    /// Largest WebSocket message relayed in either direction.
+    #[serde(default = "default_ws_max_message")]
+    pub websocket_max_message_bytes: usize,
 }
 
 /// What to do with a client-supplied `x-amz-chime-bearer` that names someone else.
@@ -135,6 +158,12 @@ impl UpstreamConfig {
     }
 }
 
+fn default_ws_idle() -> u64 {
+    300
+}
+fn default_ws_max_message() -> usize {
+    1024 * 1024
+}
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }

@@ -157,6 +157,30 @@ pub fn validate(c: &Config) -> Result<(), Vec<String>> {
     if let Err(why) = check_app_instance_arn(&c.chime.app_instance_arn) {
         bad("chime.app_instance_arn", why);
     }
+    for name in c.chime.allowed_operations.iter().flatten() {
+        if name != crate::chime::operations::CONNECT
+            && crate::chime::operations::by_name(name).is_none()
+        {
+            bad(
+                "chime.allowed_operations",
+                format!("{name:?} is not a Chime SDK messaging operation"),
+            );
+        }
+    }
+    for id in &c.chime.admin_user_ids {
+        if !crate::arn::is_app_instance_user_id(id) {
+            bad(
+                "chime.admin_user_ids",
+                format!("{id:?} is not an AppInstanceUserId"),
+            );
+        }
+    }
+    if c.chime.websocket_idle_seconds == 0 || c.chime.websocket_max_message_bytes == 0 {
+        bad(
+            "chime.websocket_idle_seconds",
+            "WebSocket limits must be greater than 0".into(),
+        );
+    }
     if c.chime.user_id_claim.is_empty() {
         bad("chime.user_id_claim", "must name a claim".into());
     }

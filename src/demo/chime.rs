@@ -11,6 +11,8 @@ use super::standin::{
 };
 use crate::error::{ProxyBody, json_response};
 use crate::proxy::serve;
+use crate::proxy::websocket::Upgrade;
+use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
@@ -20,7 +22,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
+use tokio::sync::broadcast;
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 /// SigV4's own rule: a request dated more than 5 minutes from server time is refused.
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
@@ -39,6 +45,14 @@ struct State {
     channels: Mutex<HashMap<String, Vec<Value>>>,
     received: Mutex<Vec<ReceivedRequest>>,
     endpoint: String,
+    events: broadcast::Sender<SocketEvent>,
+}
+
+/// What open messaging sockets are told.
+#[derive(Debug, Clone)]
+pub enum SocketEvent {
+    Frame(String),
+    Close(u16, String),
 }
 
 pub struct ChimeStandIn {
@@ -62,6 +76,7 @@ impl ChimeStandIn {
             channels: Mutex::new(HashMap::new()),
             received: Mutex::new(Vec::new()),
             endpoint: addr.to_string(),
+            events: broadcast::channel(1024).0,
         });
         let (tx, rx) = watch::channel(false);
         let s = state.clone();
@@ -77,6 +92,11 @@ impl ChimeStandIn {
         format!("http://{}", self.addr)
     }
 
+    /// Sends an event to every open messaging socket; returns how many received it.
+    pub fn broadcast(&self, e: SocketEvent) -> usize {
+        self.state.events.send(e).unwrap_or(0)
+    }
+
     /// Every request received so far, as it arrived.
     pub fn received(&self) -> Vec<ReceivedRequest> {
         self.state.received.lock().expect("chime lock").clone()
@@ -84,6 +104,9 @@ impl ChimeStandIn {
 }
 
 async fn handle(req: Request<Incoming>, state: Arc<State>) -> Response<ProxyBody> {
+    if req.uri().path() == "/connect" {
+        return connect(req, state).await;
+    }
     let req = ReceivedRequest::read(req).await;
     state.received.lock().expect("chime lock").push(req.clone());
     match authorize(&req, &state) {
@@ -202,7 +225,11 @@ fn route(req: &ReceivedRequest, state: &State, bearer: Option<&str>) -> Response
                 .expect("chime lock")
                 .entry(channel.clone())
                 .or_default()
-                .push(message);
+                .push(message.clone());
+            let _ = state.events.send(SocketEvent::Frame(chime_event(
+                "CREATE_CHANNEL_MESSAGE",
+                &message,
+            )));
             json_response(
                 StatusCode::CREATED,
                 &json!({"ChannelArn": channel, "MessageId": id}),
@@ -231,6 +258,128 @@ fn route(req: &ReceivedRequest, state: &State, bearer: Option<&str>) -> Response
             "NotFoundException",
             "the stand-in does not implement this operation",
         ),
+    }
+}
+
+/// `GET /connect`: the messaging WebSocket. Like Chime, it accepts the upgrade and then either
+/// closes with 4401 (bad signature, token or user) or sends SESSION_ESTABLISHED and events. It
+/// echoes client frames back (a test facility: Chime itself ignores them).
+async fn connect(req: Request<Incoming>, state: Arc<State>) -> Response<ProxyBody> {
+    let (mut parts, _body) = req.into_parts();
+    let upgrade = Upgrade::from_parts(&mut parts);
+    let received = ReceivedRequest {
+        method: parts.method.to_string(),
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        headers: parts.headers.clone(),
+        body: Default::default(),
+    };
+    state
+        .received
+        .lock()
+        .expect("chime lock")
+        .push(received.clone());
+    let Some(upgrade) = upgrade else {
+        return chime_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            "WebSocket upgrade required",
+        );
+    };
+    let verdict = authorize_presigned(&received, &state);
+    let mut events = state.events.subscribe();
+    let (resp, socket) = upgrade.accept(Default::default());
+    tokio::spawn(async move {
+        let Some(mut ws) = socket.await else { return };
+        if let Err(why) = verdict {
+            tracing::debug!(%why, "stand-in refused a messaging socket");
+            let _ = ws
+                .send(Message::Close(Some(close_frame(4401, "Unauthorized"))))
+                .await;
+            return;
+        }
+        let established = json!({"Headers": {"x-amz-chime-event-type": "SESSION_ESTABLISHED", "x-amz-chime-message-type": "SYSTEM"}});
+        if ws
+            .send(Message::text(established.to_string()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        loop {
+            tokio::select! {
+                m = ws.next() => match m {
+                    Some(Ok(Message::Text(t))) => { let _ = ws.send(Message::Text(t)).await; }
+                    Some(Ok(Message::Binary(b))) => { let _ = ws.send(Message::Binary(b)).await; }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {}
+                },
+                e = events.recv() => match e {
+                    Ok(SocketEvent::Frame(f)) => { let _ = ws.send(Message::text(f)).await; }
+                    Ok(SocketEvent::Close(code, reason)) => {
+                        let _ = ws.send(Message::Close(Some(close_frame(code, &reason)))).await;
+                        break;
+                    }
+                    Err(_) => break,
+                },
+            }
+        }
+        let _ = ws.close(None).await;
+    });
+    resp
+}
+
+/// The presigned URL's signature, expiry, session token, and `chime:Connect` on `userArn`.
+fn authorize_presigned(req: &ReceivedRequest, state: &State) -> Result<(), String> {
+    let params: HashMap<String, String> =
+        form_urlencoded::parse(req.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let access_key = params
+        .get("X-Amz-Credential")
+        .and_then(|c| c.split('/').next())
+        .ok_or("no credential")?;
+    let cred = state.store.get(access_key).ok_or("unknown access key")?;
+    if cred.session_token.as_deref() != params.get("X-Amz-Security-Token").map(String::as_str) {
+        return Err("session token does not match".into());
+    }
+    if params.get("X-Amz-Expires").map(String::as_str) != Some("10") {
+        return Err("presigned URLs for /connect expire after 10 s".into());
+    }
+    state
+        .check
+        .check_presigned(req, &cred.secret, "chime", &state.settings.region)?;
+    let user = cred
+        .tags
+        .iter()
+        .find(|(k, _)| *k == state.settings.user_id_tag)
+        .map(|(_, v)| v.clone());
+    let allowed = user.map(|u| format!("{}/user/{u}", state.settings.app_instance_arn));
+    if allowed.as_ref() != params.get("userArn") {
+        return Err("userArn is not the session's user".into());
+    }
+    if !params.contains_key("sessionId") {
+        return Err("sessionId is required".into());
+    }
+    Ok(())
+}
+
+/// A Chime event frame: `Payload` is itself a JSON string.
+pub fn chime_event(event_type: &str, payload: &Value) -> String {
+    json!({
+        "Headers": {"x-amz-chime-event-type": event_type, "x-amz-chime-message-type": "STANDARD"},
+        "Payload": payload.to_string(),
+    })
+    .to_string()
+}
+
+fn close_frame(code: u16, reason: &str) -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.to_owned().into(),
     }
 }
 

@@ -64,6 +64,15 @@ pub trait SignatureCheck: Send + Sync + 'static {
         service: &str,
         region: &str,
     ) -> Result<(), String>;
+
+    /// `Ok` when `req`'s query-string (presigned) signature is valid and not expired.
+    fn check_presigned(
+        &self,
+        req: &ReceivedRequest,
+        secret: &str,
+        service: &str,
+        region: &str,
+    ) -> Result<(), String>;
 }
 
 /// The fields of an `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.

@@ -124,7 +124,11 @@ impl Authenticator {
     }
 
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, IdentityError> {
-        let token = bearer_token(headers)?;
+        self.authenticate_token(bearer_token(headers)?).await
+    }
+
+    /// Verifies a bare token (e.g. from the `token` query parameter of a browser's WebSocket).
+    pub async fn authenticate_token(&self, token: &str) -> Result<Principal, IdentityError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(IdentityError::Oversize);
         }

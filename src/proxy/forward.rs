@@ -60,6 +60,21 @@ impl Upstream {
         Ok(req)
     }
 
+    /// A bodiless request of stsgate's own (e.g. GetMessagingSessionEndpoint), unsigned.
+    pub fn request(
+        &self,
+        method: http::Method,
+        path_and_query: &str,
+    ) -> Result<Request<Bytes>, GatewayError> {
+        let mut req = Request::new(Bytes::new());
+        *req.method_mut() = method;
+        *req.uri_mut() = format!("{}{path_and_query}", self.origin)
+            .parse()
+            .map_err(|_| GatewayError::BadRequest("invalid upstream path".into()))?;
+        req.headers_mut().insert(HOST, self.host.clone());
+        Ok(req)
+    }
+
     /// Sends a signed request; status, headers (less hop-by-hop) and body come back unchanged.
     pub async fn forward(&self, req: Request<Bytes>) -> Result<Response<ProxyBody>, GatewayError> {
         let resp = self

@@ -1,11 +1,12 @@
 //! The proxy stage: accepts client connections, runs each request through the pipeline
-//! (authenticate → map → bind bearer → read body → session → sign → forward) and streams the
-//! upstream's answer back unchanged.
+//! (route → authenticate → map → allow → bind caller → read body → session → sign → forward),
+//! streams the upstream's answer back unchanged, and bridges the messaging WebSocket.
 
 mod forward;
 mod headers;
 mod pipeline;
 mod server;
+pub mod websocket;
 
 pub use forward::Upstream;
 pub use pipeline::Gateway;

@@ -113,7 +113,7 @@ impl Harness {
         self.send_request(req).await
     }
 
-    /// The value of one metric series, e.g. `stsgate_requests_total{status="201"}`; 0 if absent.
+    /// The value of one metric series, e.g. `stsgate_requests_total{operation="SendChannelMessage",status="201"}`; 0 if absent.
     pub async fn metric(&self, series: &str) -> f64 {
         let text = self.admin("/metrics").await.body;
         text.lines()
