@@ -207,6 +207,21 @@ async fn demo_prints_commands_that_work() {
         }
     }
     assert_eq!(statuses, [201, 200, 403], "{seen}");
+    // The printed WebSocket URL opens alice's messaging socket through the bridge.
+    let ws_url = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("websocat '"))
+        .unwrap()
+        .trim_end_matches('\'');
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    let first = futures_util::StreamExt::next(&mut ws)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        first.to_text().unwrap().contains("SESSION_ESTABLISHED"),
+        "{first:?}"
+    );
     let metrics_url = seen
         .lines()
         .find_map(|l| l.trim().strip_prefix("metrics:"))

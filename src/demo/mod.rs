@@ -164,6 +164,14 @@ pub async fn run(listen: SocketAddr, admin_listen: SocketAddr) -> anyhow::Result
         "curl -sS '{proxy}{path}' -H 'Authorization: Bearer {alice}' -H 'x-amz-chime-bearer: {APP_INSTANCE_ARN}/user/bob'"
     );
     println!();
+    println!(
+        "Open alice's messaging WebSocket (any WebSocket client, e.g. websocat), then send a message above:"
+    );
+    println!(
+        "websocat 'ws://{}/connect?token={alice}'",
+        running.proxy_addr
+    );
+    println!();
     println!("Tokens are valid for one hour. Ctrl-C stops the demo.");
 
     wait_for_signal().await;
