@@ -70,15 +70,7 @@ async fn botocore_accepts_every_signature_stsgate_made() {
     let requests: Vec<serde_json::Value> = received
         .iter()
         .map(|r| {
-            let ak = r
-                .header("authorization")
-                .unwrap()
-                .split("Credential=")
-                .nth(1)
-                .unwrap()
-                .split('/')
-                .next()
-                .unwrap();
+            let ak = support::access_key_of(r);
             let headers: serde_json::Map<String, serde_json::Value> = r
                 .headers
                 .iter()
@@ -89,7 +81,7 @@ async fn botocore_accepts_every_signature_stsgate_made() {
                 "url": format!("http://{}{}", r.header("host").unwrap(), r.path_and_query),
                 "headers": headers,
                 "body_b64": base64::engine::general_purpose::STANDARD.encode(&r.body),
-                "secret": h.standins.store.get(ak).unwrap().secret,
+                "secret": h.standins.store.get(&ak).unwrap().secret,
                 "service": "chime",
                 "region": "us-east-1",
             })

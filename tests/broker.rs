@@ -7,22 +7,10 @@ use futures_util::future::join_all;
 use http::StatusCode;
 use std::time::Duration;
 use stsgate::demo::sts::StsBehaviour;
-use support::{Harness, messages_path};
+use support::{Harness, access_key_of, messages_path};
 
 fn with_sts(keys: &str) -> impl FnOnce(String) -> String + '_ {
     move |t| t.replacen("[session_tags]", &format!("{keys}\n[session_tags]"), 1)
-}
-
-fn access_key_of(r: &stsgate::demo::standin::ReceivedRequest) -> String {
-    r.header("authorization")
-        .unwrap()
-        .split("Credential=")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]

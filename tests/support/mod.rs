@@ -148,3 +148,13 @@ pub fn messages_path() -> String {
 pub fn message_body(content: &str) -> String {
     serde_json::json!({"Content": content, "Type": "STANDARD", "Persistence": "PERSISTENT", "ClientRequestToken": "req-0001"}).to_string()
 }
+
+/// The access key id a received request was signed with.
+pub fn access_key_of(r: &stsgate::demo::standin::ReceivedRequest) -> String {
+    let auth = r.header("authorization").expect("signed request");
+    let credential = auth
+        .split("Credential=")
+        .nth(1)
+        .expect("Credential= in Authorization");
+    credential.split('/').next().unwrap_or_default().to_owned()
+}
