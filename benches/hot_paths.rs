@@ -31,9 +31,20 @@ fn identity(c: &mut Criterion) {
         .unwrap();
     let any = "127.0.0.1:0".parse().unwrap();
     let config = from_toml(&standins.config_toml(any, any)).unwrap();
-    let auth =
-        Authenticator::from_config(&config.issuers, &HttpClient::new(), Arc::new(SystemClock));
-    for v in auth.issuers() {
+    let metrics = Arc::new(stsgate::metrics::Metrics::new());
+    let uncached = stsgate::config::Config {
+        token_cache_max_entries: 0,
+        ..config.clone()
+    };
+    let auth = Authenticator::from_config(
+        &uncached,
+        &HttpClient::new(),
+        Arc::new(SystemClock),
+        metrics.clone(),
+    );
+    let cached =
+        Authenticator::from_config(&config, &HttpClient::new(), Arc::new(SystemClock), metrics);
+    for v in auth.issuers().chain(cached.issuers()) {
         rt.block_on(v.keys().refresh()).unwrap();
     }
     let idp: &IdpStandIn = &standins.idp;
@@ -52,6 +63,9 @@ fn identity(c: &mut Criterion) {
     });
     g.bench_function("verify_rs256", |b| {
         b.iter(|| rt.block_on(auth.authenticate(black_box(&rs))).unwrap())
+    });
+    g.bench_function("cached_rs256", |b| {
+        b.iter(|| rt.block_on(cached.authenticate(black_box(&rs))).unwrap())
     });
     g.bench_function("verify_es256", |b| {
         b.iter(|| rt.block_on(auth.authenticate(black_box(&es))).unwrap())

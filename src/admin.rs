@@ -33,7 +33,14 @@ impl Readiness {
         let issuers: Vec<_> = self
             .issuers
             .iter()
-            .map(|k| serde_json::json!({ "issuer": k.issuer(), "keys_loaded": k.is_loaded() }))
+            .map(|k| {
+                serde_json::json!({
+                    "issuer": k.issuer(),
+                    "keys_loaded": k.is_loaded(),
+                    // Set while the IdP is unreachable: the last good keys stay in use.
+                    "last_fetch_error": k.last_error(),
+                })
+            })
             .collect();
         let keys_ok = self.issuers.iter().any(|k| k.is_loaded());
         let creds = self

@@ -22,9 +22,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// How often keys are refetched once loaded (rotation without a restart).
-const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(15 * 60);
-
 /// Replacements for the real world, for the demo and tests.
 #[derive(Default, Clone)]
 pub struct Overrides {
@@ -78,7 +75,7 @@ pub async fn start(config: Config, overrides: Overrides) -> Result<Running, Star
     let metrics = Arc::new(Metrics::new());
     let http = HttpClient::new();
     let sts = Arc::new(AwsSts::from_config(&config.sts, overrides.base_credentials.clone()).await);
-    let auth = Authenticator::from_config(&config.issuers, &http, clock.clone());
+    let auth = Authenticator::from_config(&config, &http, clock.clone(), metrics.clone());
     let issuer_keys: Vec<Arc<IssuerKeys>> = auth.issuers().map(|v| v.keys().clone()).collect();
     let readiness = Arc::new(Readiness::new(issuer_keys.clone()));
 
@@ -180,7 +177,7 @@ async fn keep_keys_fresh(keys: Arc<IssuerKeys>) {
         match keys.refresh().await {
             Ok(()) => {
                 backoff = Duration::from_millis(200);
-                tokio::time::sleep(KEY_REFRESH_INTERVAL).await;
+                tokio::time::sleep(keys.refresh_interval).await;
             }
             Err(e) => {
                 tracing::warn!(issuer = keys.issuer(), error = %e, "cannot load signing keys; keeping the last good set");

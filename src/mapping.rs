@@ -129,6 +129,7 @@ mod tests {
             issuer: "i".into(),
             claims: claims.as_object().unwrap().clone(),
             expires_at: 0,
+            valid_until: 0,
         }
     }
 

@@ -23,6 +23,11 @@ pub struct Metrics {
     pub websocket_closes: IntCounterVec,
     /// `POST /credentials` answers that handed out credentials.
     pub credentials_vended: IntCounter,
+    /// Validated-token cache lookups.
+    pub token_cache_hits: IntCounter,
+    pub token_cache_misses: IntCounter,
+    /// JWKS (and discovery) fetches, by result (`ok`, `failed`).
+    pub jwks_fetches: IntCounterVec,
     pub token_rejections: IntCounterVec,
     pub credential_cache_hits: IntCounter,
     pub credential_cache_misses: IntCounter,
@@ -131,6 +136,22 @@ impl Metrics {
                 &r,
                 "stsgate_credentials_vended_total",
                 "Session credentials handed to clients by POST /credentials",
+            ),
+            token_cache_hits: counter(
+                &r,
+                "stsgate_token_cache_hits_total",
+                "Requests whose token was found in the validated-token cache",
+            ),
+            token_cache_misses: counter(
+                &r,
+                "stsgate_token_cache_misses_total",
+                "Requests whose token had to be verified",
+            ),
+            jwks_fetches: counter_vec(
+                &r,
+                "stsgate_jwks_fetches_total",
+                "JWKS fetches, by result",
+                "result",
             ),
             token_rejections: counter_vec(
                 &r,

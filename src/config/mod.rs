@@ -28,6 +28,12 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Bearer tokens larger than this are refused before any parsing.
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+    /// Validated tokens remembered (by SHA-256, never the token) until they expire; 0 disables.
+    #[serde(default = "default_token_cache_entries")]
+    pub token_cache_max_entries: u64,
     pub upstream: UpstreamConfig,
     pub issuers: Vec<IssuerConfig>,
     pub sts: StsConfig,
@@ -72,6 +78,38 @@ pub struct IssuerConfig {
     /// Clock skew tolerated on `exp`, `nbf` and `iat`.
     #[serde(default = "default_leeway")]
     pub leeway_seconds: u64,
+    /// Accepted signing algorithms (public-key ones only). Default: RS256/384/512, PS256/384/512,
+    /// ES256, ES384, EdDSA.
+    pub algorithms: Option<Vec<String>>,
+    /// Accept only ID or only access tokens, by the `token_use` claim (Cognito).
+    pub token_use: Option<TokenUse>,
+    /// Claims that must be present with exactly these values, e.g. `email_verified = true`.
+    #[serde(default)]
+    pub required_claims: BTreeMap<String, toml::Value>,
+    /// Refuse tokens issued (`iat`) longer ago than this; such tokens must carry `iat`.
+    pub max_token_age_seconds: Option<u64>,
+    /// At most one JWKS fetch per this many seconds is triggered by unknown `kid`s.
+    #[serde(default = "default_jwks_refetch")]
+    pub jwks_refetch_interval_seconds: u64,
+    /// The key set is refetched in the background this often (rotation without restarts).
+    #[serde(default = "default_jwks_refresh")]
+    pub jwks_refresh_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenUse {
+    Id,
+    Access,
+}
+
+impl TokenUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenUse::Id => "id",
+            TokenUse::Access => "access",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -158,6 +196,18 @@ impl UpstreamConfig {
     }
 }
 
+fn default_max_token_bytes() -> usize {
+    8 * 1024
+}
+fn default_token_cache_entries() -> u64 {
+    100_000
+}
+fn default_jwks_refetch() -> u64 {
+    10
+}
+fn default_jwks_refresh() -> u64 {
+    900
+}
 fn default_ws_idle() -> u64 {
     300
 }

@@ -15,6 +15,9 @@ pub fn validate(c: &Config) -> Result<(), Vec<String>> {
     if c.listen == c.admin_listen && c.listen.port() != 0 {
         bad("admin_listen", "must differ from listen".into());
     }
+    if c.max_token_bytes < 64 {
+        bad("max_token_bytes", "must be at least 64".into());
+    }
     if c.max_body_bytes == 0 {
         bad("max_body_bytes", "must be greater than 0".into());
     }
@@ -63,6 +66,20 @@ pub fn validate(c: &Config) -> Result<(), Vec<String>> {
         }
         if let Some(Err(why)) = iss.jwks_uri.as_ref().map(check_url) {
             bad(&key("jwks_uri"), why);
+        }
+        for alg in iss.algorithms.iter().flatten() {
+            if let Err(why) = crate::identity::check_algorithm(alg) {
+                bad(&key("algorithms"), why);
+            }
+        }
+        if iss.algorithms.as_ref().is_some_and(Vec::is_empty) {
+            bad(&key("algorithms"), "list at least one algorithm".into());
+        }
+        if iss.jwks_refetch_interval_seconds == 0 || iss.jwks_refresh_seconds == 0 {
+            bad(
+                &key("jwks_refresh_seconds"),
+                "JWKS intervals must be greater than 0".into(),
+            );
         }
         if c.issuers[..i].iter().any(|o| o.issuer == iss.issuer) {
             bad(&key("issuer"), "duplicate issuer".into());

@@ -36,6 +36,8 @@ struct State {
     /// Keys whose JWK is published (rotation tests unpublish or add keys).
     published: Mutex<Vec<String>>,
     jwks_fetches: AtomicUsize,
+    /// While set, the JWKS answers 503 (an IdP outage).
+    jwks_down: std::sync::atomic::AtomicBool,
 }
 
 pub struct IdpStandIn {
@@ -56,6 +58,7 @@ impl IdpStandIn {
             published: Mutex::new(keys.iter().map(|k| k.kid.clone()).collect()),
             keys: Mutex::new(keys),
             jwks_fetches: AtomicUsize::new(0),
+            jwks_down: std::sync::atomic::AtomicBool::new(false),
         });
         let (tx, rx) = watch::channel(false);
         let s = state.clone();
@@ -70,6 +73,16 @@ impl IdpStandIn {
 
     pub fn jwks_uri(&self) -> String {
         format!("{}/jwks.json", self.issuer)
+    }
+
+    /// Simulates an IdP outage (JWKS answers 503) or its end.
+    pub fn set_jwks_down(&self, down: bool) {
+        self.state.jwks_down.store(down, Ordering::SeqCst);
+    }
+
+    /// The public JWK of `kid` (e.g. to try algorithm-confusion attacks with it).
+    pub fn jwk(&self, kid: &str) -> Value {
+        self.key(kid).jwk.clone()
     }
 
     pub fn jwks_fetches(&self) -> usize {
@@ -156,6 +169,9 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Response<ProxyBody
         ),
         "/jwks.json" => {
             state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+            if state.jwks_down.load(Ordering::SeqCst) {
+                return json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"error": "down"}));
+            }
             let published = state.published.lock().expect("idp lock").clone();
             let keys: Vec<Value> = state
                 .keys

@@ -1,9 +1,10 @@
 //! An issuer's signing keys: OIDC discovery (openidconnect's metadata type), JWKS fetch, and a
-//! cache that refetches on an unknown `kid` at most once per [`REFETCH_INTERVAL`], so garbage
+//! cache that refetches on an unknown `kid` at most once per `jwks_refetch_interval_seconds`, so garbage
 //! `kid`s cannot hammer the IdP. The last good key set is kept when a fetch fails.
 
 use crate::config::IssuerConfig;
 use crate::http_client::{FetchError, HttpClient};
+use crate::metrics::Metrics;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use openidconnect::core::CoreProviderMetadata;
@@ -13,8 +14,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 use url::Url;
 
-/// Minimum time between two fetches triggered by unknown `kid`s.
-pub const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 /// Discovery documents and key sets are small; anything bigger is refused.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -66,18 +65,28 @@ pub struct IssuerKeys {
     issuer: String,
     configured_jwks_uri: Option<Url>,
     http: HttpClient,
+    metrics: Arc<Metrics>,
+    refetch_interval: Duration,
+    /// How often the background task refetches the key set.
+    pub refresh_interval: Duration,
     current: RwLock<Option<Arc<KeySet>>>,
+    /// Why the last fetch failed, if it did (for `/readyz`).
+    last_error: RwLock<Option<String>>,
     /// Serialises fetches and remembers when the last one started.
     fetch_gate: Mutex<Option<Instant>>,
 }
 
 impl IssuerKeys {
-    pub fn new(c: &IssuerConfig, http: HttpClient) -> Self {
+    pub fn new(c: &IssuerConfig, http: HttpClient, metrics: Arc<Metrics>) -> Self {
         IssuerKeys {
             issuer: c.issuer.clone(),
             configured_jwks_uri: c.jwks_uri.clone(),
             http,
+            metrics,
+            refetch_interval: Duration::from_secs(c.jwks_refetch_interval_seconds),
+            refresh_interval: Duration::from_secs(c.jwks_refresh_seconds),
             current: RwLock::new(None),
+            last_error: RwLock::new(None),
             fetch_gate: Mutex::new(None),
         }
     }
@@ -89,6 +98,11 @@ impl IssuerKeys {
     /// Whether a key set has ever been loaded.
     pub fn is_loaded(&self) -> bool {
         self.current.read().expect("key lock").is_some()
+    }
+
+    /// Why the last fetch failed, if the last one did; the previous good set is still in use.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.read().expect("key lock").clone()
     }
 
     /// Fetches the key set now and swaps it in; on failure the last good set stays.
@@ -115,7 +129,7 @@ impl IssuerKeys {
             if let Some(k) = self.lookup(kid, alg) {
                 return Ok(k);
             }
-            let allowed = !loaded || gate.is_none_or(|t| t.elapsed() >= REFETCH_INTERVAL);
+            let allowed = !loaded || gate.is_none_or(|t| t.elapsed() >= self.refetch_interval);
             if allowed {
                 *gate = Some(Instant::now());
                 if let Err(e) = self.fetch_and_swap().await {
@@ -151,6 +165,17 @@ impl IssuerKeys {
     }
 
     async fn fetch_and_swap(&self) -> Result<(), KeyError> {
+        let result = self.fetch().await;
+        let label = if result.is_ok() { "ok" } else { "failed" };
+        self.metrics.jwks_fetches.with_label_values(&[label]).inc();
+        *self.last_error.write().expect("key lock") = result.as_ref().err().map(|e| e.to_string());
+        let set = result?;
+        tracing::debug!(issuer = %self.issuer, keys = set.keys.len(), "loaded signing keys");
+        *self.current.write().expect("key lock") = Some(Arc::new(set));
+        Ok(())
+    }
+
+    async fn fetch(&self) -> Result<KeySet, KeyError> {
         let uri = match &self.configured_jwks_uri {
             Some(u) => u.clone(),
             None => self.discover_jwks_uri().await?,
@@ -159,10 +184,7 @@ impl IssuerKeys {
             .http
             .get_small(&uri, MAX_DOCUMENT_BYTES, FETCH_TIMEOUT)
             .await?;
-        let set = parse_key_set(&body)?;
-        tracing::debug!(issuer = %self.issuer, keys = set.keys.len(), "loaded signing keys");
-        *self.current.write().expect("key lock") = Some(Arc::new(set));
-        Ok(())
+        parse_key_set(&body)
     }
 
     async fn discover_jwks_uri(&self) -> Result<Url, KeyError> {

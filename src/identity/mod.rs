@@ -7,21 +7,21 @@
 mod jws;
 mod keys;
 mod oidc;
+mod token_cache;
 
 pub use jws::bearer_token;
 pub use keys::{IssuerKeys, KeyError};
-pub use oidc::IssuerVerifier;
+pub use oidc::{IssuerVerifier, check_algorithm};
+pub use token_cache::TokenCache;
 
-use crate::clock::SharedClock;
-use crate::config::IssuerConfig;
+use crate::clock::{SharedClock, unix_seconds};
+use crate::config::Config;
 use crate::http_client::HttpClient;
+use crate::metrics::Metrics;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Tokens larger than this are refused before any parsing (issue limit, default 8 KiB).
-pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// An authenticated caller: who issued the identity and every claim it carries.
 #[derive(Debug, Clone)]
@@ -30,6 +30,9 @@ pub struct Principal {
     pub claims: Map<String, Value>,
     /// `exp` as Unix seconds.
     pub expires_at: i64,
+    /// Last second (Unix) this identity is accepted: `exp` plus leeway, or earlier when a
+    /// maximum token age applies. Cached identities are re-checked against it.
+    pub valid_until: i64,
 }
 
 impl Principal {
@@ -48,7 +51,7 @@ impl Principal {
 pub enum IdentityError {
     #[error("no bearer token")]
     Missing,
-    #[error("token larger than {MAX_TOKEN_BYTES} bytes")]
+    #[error("token larger than the configured maximum")]
     Oversize,
     #[error("token is not a well-formed JWS: {0}")]
     Malformed(&'static str),
@@ -74,6 +77,12 @@ pub enum IdentityError {
     WrongAudience,
     #[error("token lacks the required claim {0}")]
     MissingClaim(&'static str),
+    #[error("token_use is not the one this issuer accepts")]
+    WrongTokenUse,
+    #[error("a required claim does not have its required value")]
+    ClaimMismatch,
+    #[error("token is older than the maximum token age")]
+    TooOld,
 }
 
 impl IdentityError {
@@ -94,28 +103,46 @@ impl IdentityError {
             IdentityError::IssuedInFuture => "issued_in_future",
             IdentityError::WrongAudience => "wrong_audience",
             IdentityError::MissingClaim(_) => "missing_claim",
+            IdentityError::WrongTokenUse => "wrong_token_use",
+            IdentityError::ClaimMismatch => "claim_mismatch",
+            IdentityError::TooOld => "too_old",
         }
     }
 }
 
-/// Picks the issuer by the token's exact `iss` and lets it verify the token.
+/// Picks the issuer by the token's exact `iss` and lets it verify the token; remembers
+/// validated tokens by hash so a busy user costs one signature check, not one per request.
 pub struct Authenticator {
     issuers: HashMap<String, Arc<IssuerVerifier>>,
+    max_token_bytes: usize,
+    cache: TokenCache,
+    clock: SharedClock,
 }
 
 impl Authenticator {
-    pub fn from_config(issuers: &[IssuerConfig], http: &HttpClient, clock: SharedClock) -> Self {
-        let issuers = issuers
+    pub fn from_config(
+        c: &Config,
+        http: &HttpClient,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let issuers = c
+            .issuers
             .iter()
-            .map(|c| {
-                let keys = Arc::new(IssuerKeys::new(c, http.clone()));
+            .map(|ic| {
+                let keys = Arc::new(IssuerKeys::new(ic, http.clone(), metrics.clone()));
                 (
-                    c.issuer.clone(),
-                    Arc::new(IssuerVerifier::new(c, keys, clock.clone())),
+                    ic.issuer.clone(),
+                    Arc::new(IssuerVerifier::new(ic, keys, clock.clone())),
                 )
             })
             .collect();
-        Authenticator { issuers }
+        Authenticator {
+            issuers,
+            max_token_bytes: c.max_token_bytes,
+            cache: TokenCache::new(c.token_cache_max_entries, metrics),
+            clock,
+        }
     }
 
     /// The verifiers, for key pre-loading and readiness.
@@ -123,14 +150,18 @@ impl Authenticator {
         self.issuers.values()
     }
 
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, IdentityError> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Principal>, IdentityError> {
         self.authenticate_token(bearer_token(headers)?).await
     }
 
     /// Verifies a bare token (e.g. from the `token` query parameter of a browser's WebSocket).
-    pub async fn authenticate_token(&self, token: &str) -> Result<Principal, IdentityError> {
-        if token.len() > MAX_TOKEN_BYTES {
+    pub async fn authenticate_token(&self, token: &str) -> Result<Arc<Principal>, IdentityError> {
+        if token.len() > self.max_token_bytes {
             return Err(IdentityError::Oversize);
+        }
+        let now = unix_seconds(self.clock.now());
+        if let Some(p) = self.cache.get(token, now).await {
+            return Ok(p);
         }
         let jws = jws::parse(token)?;
         let iss = match jws.claims.get("iss") {
@@ -139,6 +170,8 @@ impl Authenticator {
         };
         // Exact match only: no prefix, case or trailing-slash leniency.
         let verifier = self.issuers.get(iss).ok_or(IdentityError::UnknownIssuer)?;
-        verifier.verify(&jws).await
+        let principal = Arc::new(verifier.verify(&jws).await?);
+        self.cache.insert(token, principal.clone(), now).await;
+        Ok(principal)
     }
 }

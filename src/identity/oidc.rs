@@ -5,7 +5,7 @@
 use super::jws::UnverifiedJws;
 use super::{IdentityError, IssuerKeys, Principal};
 use crate::clock::{SharedClock, unix_seconds};
-use crate::config::IssuerConfig;
+use crate::config::{IssuerConfig, TokenUse};
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use std::str::FromStr;
@@ -29,8 +29,23 @@ pub struct IssuerVerifier {
     audiences: Vec<String>,
     leeway: i64,
     algorithms: Vec<Algorithm>,
+    token_use: Option<TokenUse>,
+    required_claims: Vec<(String, Value)>,
+    max_age: Option<i64>,
     keys: Arc<IssuerKeys>,
     clock: SharedClock,
+}
+
+/// A configurable algorithm: a public-key JWS algorithm jsonwebtoken implements.
+pub fn check_algorithm(name: &str) -> Result<Algorithm, String> {
+    let alg = Algorithm::from_str(name)
+        .map_err(|_| format!("{name:?} is not a JWS algorithm stsgate implements"))?;
+    if !DEFAULT_ALGORITHMS.contains(&alg) {
+        return Err(format!(
+            "{name:?} is not a public-key algorithm (HMAC and none are never accepted)"
+        ));
+    }
+    Ok(alg)
 }
 
 impl IssuerVerifier {
@@ -39,7 +54,20 @@ impl IssuerVerifier {
             issuer: c.issuer.clone(),
             audiences: c.audiences.clone(),
             leeway: c.leeway_seconds as i64,
-            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+            algorithms: match &c.algorithms {
+                Some(list) => list
+                    .iter()
+                    .filter_map(|a| check_algorithm(a).ok())
+                    .collect(),
+                None => DEFAULT_ALGORITHMS.to_vec(),
+            },
+            token_use: c.token_use,
+            required_claims: c
+                .required_claims
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null)))
+                .collect(),
+            max_age: c.max_token_age_seconds.map(|s| s as i64),
             keys,
             clock,
         }
@@ -65,20 +93,20 @@ impl IssuerVerifier {
             Ok(false) => return Err(IdentityError::BadSignature),
             Err(_) => return Err(IdentityError::BadSignature),
         }
-        self.check_claims(&jws.claims)?;
-        let expires_at = jws
-            .claims
-            .get("exp")
-            .and_then(Value::as_i64)
-            .unwrap_or_default();
+        let (expires_at, valid_until) = self.check_claims(&jws.claims)?;
         Ok(Principal {
             issuer: self.issuer.clone(),
             claims: jws.claims.clone(),
             expires_at,
+            valid_until,
         })
     }
 
-    fn check_claims(&self, claims: &serde_json::Map<String, Value>) -> Result<(), IdentityError> {
+    /// Returns `exp` and the last second the token is accepted.
+    fn check_claims(
+        &self,
+        claims: &serde_json::Map<String, Value>,
+    ) -> Result<(i64, i64), IdentityError> {
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
             return Err(IdentityError::UnknownIssuer);
         }
@@ -90,10 +118,34 @@ impl IssuerVerifier {
         if numeric_date(claims, "nbf")?.is_some_and(|nbf| now + self.leeway < nbf) {
             return Err(IdentityError::NotYetValid);
         }
-        if numeric_date(claims, "iat")?.is_some_and(|iat| iat > now + self.leeway) {
+        let iat = numeric_date(claims, "iat")?;
+        if iat.is_some_and(|iat| iat > now + self.leeway) {
             return Err(IdentityError::IssuedInFuture);
         }
-        self.check_audience(claims)
+        let mut valid_until = exp + self.leeway;
+        if let Some(max_age) = self.max_age {
+            let iat = iat.ok_or(IdentityError::MissingClaim("iat"))?;
+            if now > iat + max_age {
+                return Err(IdentityError::TooOld);
+            }
+            valid_until = valid_until.min(iat + max_age);
+        }
+        self.check_audience(claims)?;
+        let token_use = claims.get("token_use").and_then(Value::as_str);
+        if self
+            .token_use
+            .is_some_and(|want| token_use != Some(want.as_str()))
+        {
+            return Err(IdentityError::WrongTokenUse);
+        }
+        if self
+            .required_claims
+            .iter()
+            .any(|(k, v)| claims.get(k) != Some(v))
+        {
+            return Err(IdentityError::ClaimMismatch);
+        }
+        Ok((exp, valid_until))
     }
 
     /// `aud` (string or array) must name a configured audience. Only when `aud` is absent, as in

@@ -1,0 +1,259 @@
+//! Inbound identity over real sockets: several issuers, key rotation and the refetch limit, an
+//! IdP outage, per-issuer token rules and the validated-token cache.
+
+mod support;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use stsgate::demo::AUDIENCE;
+use stsgate::demo::idp::{EC_KID, IdpStandIn, RSA_KID};
+use support::{Harness, messages_path};
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn issuer_keys(keys: &str) -> impl FnOnce(String) -> String + '_ {
+    move |t| t.replacen("[sts]", &format!("{keys}\n\n[sts]"), 1)
+}
+
+async fn get(h: &Harness, token: &str) -> support::Reply {
+    h.send(
+        "GET",
+        &messages_path(),
+        &[("authorization", &format!("Bearer {token}"))],
+        "",
+    )
+    .await
+}
+
+async fn rejected(h: &Harness, token: &str, reason: &str) {
+    let r = get(h, token).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{reason}: {}", r.body);
+    let series = format!("stsgate_token_rejections_total{{reason=\"{reason}\"}}");
+    assert!(h.metric(&series).await >= 1.0, "{series} did not move");
+}
+
+fn with(idp: &IdpStandIn, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
+    let mut c = idp.claims_for("alice", AUDIENCE);
+    edit(c.as_object_mut().unwrap());
+    c
+}
+
+#[tokio::test]
+async fn several_issuers_each_by_its_exact_iss() {
+    let second = IdpStandIn::start().await.unwrap();
+    let extra = format!(
+        "[[issuers]]\nissuer = \"{}\"\naudiences = [\"second-app\"]",
+        second.issuer
+    );
+    let h = Harness::start_with(issuer_keys(&extra)).await;
+    assert_eq!(get(&h, &h.token("alice")).await.status, StatusCode::OK);
+    assert_eq!(
+        get(&h, &second.token_for("bob", "second-app")).await.status,
+        StatusCode::OK
+    );
+    // The second issuer's audience is not the first's.
+    rejected(&h, &second.token_for("bob", AUDIENCE), "wrong_audience").await;
+    // A token from an unconfigured issuer costs no network call.
+    let third = IdpStandIn::start().await.unwrap();
+    rejected(&h, &third.token_for("eve", AUDIENCE), "unknown_issuer").await;
+    assert_eq!(third.jwks_fetches(), 0);
+}
+
+#[tokio::test]
+async fn unknown_kids_refetch_at_most_once_per_interval_and_rotation_works() {
+    let h = Harness::start().await;
+    let idp = &h.standins.idp;
+    assert_eq!(get(&h, &h.token("alice")).await.status, StatusCode::OK);
+    let before = idp.jwks_fetches();
+    for i in 0..20 {
+        let t = idp.sign_raw(
+            RSA_KID,
+            &json!({"alg": "RS256", "kid": format!("garbage-{i}")}),
+            &idp.claims_for("alice", AUDIENCE),
+        );
+        rejected(&h, &t, "unknown_kid").await;
+    }
+    assert!(
+        idp.jwks_fetches() - before <= 1,
+        "{} fetches for 20 garbage kids",
+        idp.jwks_fetches() - before
+    );
+
+    // Rotation: a new key is published; after the interval its first token triggers a refetch.
+    idp.add_rsa_key("rotated-1", true);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let rotated = idp.sign("rotated-1", &idp.claims_for("alice", AUDIENCE));
+    assert_eq!(get(&h, &rotated).await.status, StatusCode::OK);
+    // Old and new keys overlap: both verify.
+    assert_eq!(get(&h, &h.token("bob")).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_idp_outage_keeps_the_last_good_keys_and_shows_in_readyz() {
+    let h = Harness::start_with(|t| {
+        t.replacen(
+            "audiences = [",
+            "jwks_refetch_interval_seconds = 1\naudiences = [",
+            1,
+        )
+    })
+    .await;
+    let idp = &h.standins.idp;
+    idp.set_jwks_down(true);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let t = idp.sign_raw(
+        RSA_KID,
+        &json!({"alg": "RS256", "kid": "new"}),
+        &idp.claims_for("alice", AUDIENCE),
+    );
+    rejected(&h, &t, "unknown_kid").await;
+    assert!(
+        h.metric("stsgate_jwks_fetches_total{result=\"failed\"}")
+            .await
+            >= 1.0
+    );
+    let ready = h.admin("/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK, "known keys keep serving");
+    assert!(
+        ready.json()["issuers"][0]["last_fetch_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("503")),
+        "{}",
+        ready.body
+    );
+    assert_eq!(get(&h, &h.token("alice")).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn per_issuer_rules() {
+    let h = Harness::start_with(issuer_keys("token_use = \"id\"\nmax_token_age_seconds = 600\nalgorithms = [\"RS256\"]\n[issuers.required_claims]\nemail_verified = true")).await;
+    let idp = &h.standins.idp;
+    let ok = idp.sign(
+        RSA_KID,
+        &with(idp, |c| {
+            c.insert("email_verified".into(), true.into());
+        }),
+    );
+    assert_eq!(get(&h, &ok).await.status, StatusCode::OK);
+    rejected(
+        &h,
+        &idp.sign(
+            RSA_KID,
+            &with(idp, |c| {
+                c.insert("email_verified".into(), false.into());
+            }),
+        ),
+        "claim_mismatch",
+    )
+    .await;
+    rejected(
+        &h,
+        &idp.sign(
+            RSA_KID,
+            &with(idp, |c| {
+                c.insert("email_verified".into(), "true".into());
+            }),
+        ),
+        "claim_mismatch",
+    )
+    .await;
+    rejected(
+        &h,
+        &idp.sign(
+            RSA_KID,
+            &with(idp, |c| {
+                c.insert("email_verified".into(), true.into());
+                c.insert("token_use".into(), "access".into());
+            }),
+        ),
+        "wrong_token_use",
+    )
+    .await;
+    rejected(
+        &h,
+        &idp.sign(
+            RSA_KID,
+            &with(idp, |c| {
+                c.insert("email_verified".into(), true.into());
+                c.insert("iat".into(), (now() - 3600).into());
+            }),
+        ),
+        "too_old",
+    )
+    .await;
+    rejected(
+        &h,
+        &idp.sign(
+            RSA_KID,
+            &with(idp, |c| {
+                c.insert("email_verified".into(), true.into());
+                c.remove("iat");
+            }),
+        ),
+        "missing_claim",
+    )
+    .await;
+    rejected(
+        &h,
+        &idp.sign(
+            EC_KID,
+            &with(idp, |c| {
+                c.insert("email_verified".into(), true.into());
+            }),
+        ),
+        "disallowed_alg",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn hmac_signed_with_the_public_key_is_refused() {
+    let h = Harness::start().await;
+    let idp = &h.standins.idp;
+    let n = URL_SAFE_NO_PAD
+        .decode(idp.jwk(RSA_KID)["n"].as_str().unwrap())
+        .unwrap();
+    let claims = idp.claims_for("alice", AUDIENCE);
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "kid": RSA_KID}).to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &jsonwebtoken::EncodingKey::from_secret(&n),
+        jsonwebtoken::Algorithm::HS256,
+    )
+    .unwrap();
+    rejected(&h, &format!("{input}.{sig}"), "disallowed_alg").await;
+}
+
+#[tokio::test]
+async fn validated_tokens_are_cached_until_they_expire() {
+    let h = Harness::start_with(|t| {
+        t.replacen("audiences = [", "leeway_seconds = 0\naudiences = [", 1)
+    })
+    .await;
+    let idp = &h.standins.idp;
+    let short = idp.sign(
+        RSA_KID,
+        &with(idp, |c| {
+            c.insert("exp".into(), (now() + 2).into());
+        }),
+    );
+    for _ in 0..5 {
+        assert_eq!(get(&h, &short).await.status, StatusCode::OK);
+    }
+    assert_eq!(h.metric("stsgate_token_cache_misses_total").await, 1.0);
+    assert_eq!(h.metric("stsgate_token_cache_hits_total").await, 4.0);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    rejected(&h, &short, "expired").await;
+}
