@@ -70,6 +70,12 @@ fn cases(h: &Harness) -> Vec<Case> {
         URL_SAFE_NO_PAD.encode(json!({"alg": "none"}).to_string()),
         URL_SAFE_NO_PAD.encode(claims(&|_| {}).to_string())
     );
+    let rsa_header = json!({"alg": "RS256", "kid": RSA_KID}).to_string();
+    let mut dup = claims(&|_| {}).to_string();
+    dup.insert_str(1, r#""sub":"mallory","#);
+    let dup_sub = idp.sign_text(RSA_KID, &rsa_header, &dup);
+    let other = idp.token_for("bob", AUDIENCE);
+    let other_sig = other.rsplit('.').next().unwrap().to_owned();
     let oversize = idp.sign(
         RSA_KID,
         &claims(&|c| {
@@ -245,13 +251,238 @@ fn cases(h: &Harness) -> Vec<Case> {
             code: "payload_too_large",
             reason: None,
         },
+        unauthorized("duplicate sub in a signed payload", &dup_sub, "malformed"),
+        unauthorized(
+            "duplicate alg in the header",
+            &idp.sign_text(
+                RSA_KID,
+                &format!(r#"{{"alg":"RS256","kid":"{RSA_KID}","alg":"none"}}"#),
+                &claims(&|_| {}).to_string(),
+            ),
+            "malformed",
+        ),
+        unauthorized(
+            "payload is a JSON array",
+            &idp.sign_text(RSA_KID, &rsa_header, "[1,2]"),
+            "malformed",
+        ),
+        unauthorized(
+            "payload is not JSON",
+            &idp.sign_text(RSA_KID, &rsa_header, "not json"),
+            "malformed",
+        ),
+        unauthorized(
+            "deeply nested claims",
+            &idp.sign_text(
+                RSA_KID,
+                &rsa_header,
+                &format!(
+                    r#"{{"iss":"x","a":{}1{}}}"#,
+                    "[".repeat(300),
+                    "]".repeat(300)
+                ),
+            ),
+            "malformed",
+        ),
+        unauthorized(
+            "kid is a number",
+            &idp.sign_raw(
+                RSA_KID,
+                &json!({"alg": "RS256", "kid": 7}),
+                &claims(&|_| {}),
+            ),
+            "malformed",
+        ),
+        unauthorized(
+            "signature is not base64url",
+            &format!("{}!!!", &good[..good.rfind('.').unwrap() + 1]),
+            "bad_signature",
+        ),
+        unauthorized(
+            "stripped signature",
+            &good[..good.rfind('.').unwrap() + 1],
+            "malformed",
+        ),
+        unauthorized(
+            "signature of another token",
+            &format!("{}{}", &good[..good.rfind('.').unwrap() + 1], other_sig),
+            "bad_signature",
+        ),
+        unauthorized(
+            "exp is a string",
+            &idp.sign(
+                RSA_KID,
+                &claims(&|c| {
+                    c.insert("exp".into(), "9999999999".into());
+                }),
+            ),
+            "malformed",
+        ),
+        unauthorized(
+            "negative exp",
+            &idp.sign(
+                RSA_KID,
+                &claims(&|c| {
+                    c.insert("exp".into(), (-1).into());
+                }),
+            ),
+            "expired",
+        ),
+        unauthorized(
+            "no aud and no client_id",
+            &idp.sign(
+                RSA_KID,
+                &claims(&|c| {
+                    c.remove("aud");
+                }),
+            ),
+            "wrong_audience",
+        ),
+        unauthorized(
+            "wrong aud with a matching client_id",
+            &idp.sign(
+                RSA_KID,
+                &claims(&|c| {
+                    c.insert("aud".into(), "other".into());
+                    c.insert("client_id".into(), AUDIENCE.into());
+                }),
+            ),
+            "wrong_audience",
+        ),
+        unauthorized(
+            "aud is a number",
+            &idp.sign(
+                RSA_KID,
+                &claims(&|c| {
+                    c.insert("aud".into(), 5.into());
+                }),
+            ),
+            "wrong_audience",
+        ),
+        unauthorized(
+            "no iss",
+            &idp.sign(
+                RSA_KID,
+                &claims(&|c| {
+                    c.remove("iss");
+                }),
+            ),
+            "missing_claim",
+        ),
+        unauthorized(
+            "iss is a number",
+            &idp.sign(
+                RSA_KID,
+                &claims(&|c| {
+                    c.insert("iss".into(), 1.into());
+                }),
+            ),
+            "missing_claim",
+        ),
+        unauthorized(
+            "issuer with a trailing slash",
+            &idp.sign(
+                RSA_KID,
+                &claims(&|c| {
+                    c.insert("iss".into(), format!("{}/", idp.issuer).into());
+                }),
+            ),
+            "unknown_issuer",
+        ),
+        unauthorized(
+            "issuer in upper case",
+            &idp.sign(
+                RSA_KID,
+                &claims(&|c| {
+                    c.insert("iss".into(), idp.issuer.to_uppercase().into());
+                }),
+            ),
+            "unknown_issuer",
+        ),
+        unauthorized(
+            "alg in lower case",
+            &idp.sign_raw(
+                RSA_KID,
+                &json!({"alg": "rs256", "kid": RSA_KID}),
+                &claims(&|_| {}),
+            ),
+            "disallowed_alg",
+        ),
+        unauthorized(
+            "unknown alg",
+            &idp.sign_raw(
+                RSA_KID,
+                &json!({"alg": "RS1024", "kid": RSA_KID}),
+                &claims(&|_| {}),
+            ),
+            "disallowed_alg",
+        ),
+        unauthorized(
+            "nested JWT",
+            &idp.sign_raw(
+                RSA_KID,
+                &json!({"alg": "RS256", "kid": RSA_KID, "cty": "JWT"}),
+                &claims(&|_| {}),
+            ),
+            "unsupported_header",
+        ),
+        unauthorized(
+            "embedded jwk",
+            &idp.sign_raw(
+                RSA_KID,
+                &json!({"alg": "RS256", "kid": RSA_KID, "jwk": idp.jwk(RSA_KID)}),
+                &claims(&|_| {}),
+            ),
+            "unsupported_header",
+        ),
+        unauthorized(
+            "remote x5u",
+            &idp.sign_raw(
+                RSA_KID,
+                &json!({"alg": "RS256", "kid": RSA_KID, "x5u": "https://evil.example/c"}),
+                &claims(&|_| {}),
+            ),
+            "unsupported_header",
+        ),
+        unauthorized(
+            "no kid, and no key allows the algorithm",
+            &idp.sign_raw(RSA_KID, &json!({"alg": "PS256"}), &claims(&|_| {})),
+            "unknown_kid",
+        ),
+        unauthorized(
+            "token with whitespace inside",
+            &format!("{} {}", &good[..10], &good[10..]),
+            "malformed",
+        ),
+        Case {
+            name: "empty bearer",
+            headers: vec![("authorization".into(), "Bearer ".into())],
+            body: String::new(),
+            status: StatusCode::UNAUTHORIZED,
+            code: "missing_token",
+            reason: Some("missing"),
+        },
+        Case {
+            name: "two Authorization headers",
+            headers: [bearer(&good), bearer(&good)].concat(),
+            body: String::new(),
+            status: StatusCode::UNAUTHORIZED,
+            code: "invalid_token",
+            reason: Some("malformed"),
+        },
     ]
 }
 
 #[tokio::test]
 async fn every_refusal_is_clear_and_costs_nothing_upstream() {
     let h = Harness::start().await;
-    for case in cases(&h) {
+    let cases = cases(&h);
+    assert!(
+        cases.len() >= 40,
+        "the hostile table has {} cases",
+        cases.len()
+    );
+    for case in cases {
         let headers: Vec<(&str, &str)> = case
             .headers
             .iter()
@@ -283,7 +514,7 @@ async fn every_refusal_is_clear_and_costs_nothing_upstream() {
         }
         // The caller's credential never comes back.
         for (_, v) in &case.headers {
-            if let Some(token) = v.strip_prefix("Bearer ") {
+            if let Some(token) = v.strip_prefix("Bearer ").filter(|t| !t.is_empty()) {
                 assert!(!r.body.contains(token), "{}: token echoed", case.name);
             }
         }

@@ -91,20 +91,80 @@ pub fn parse(token: &str) -> Result<UnverifiedJws<'_>, IdentityError> {
 }
 
 fn decode_object(segment: &str, what: &'static str) -> Result<Map<String, Value>, IdentityError> {
+    let header = what == "header";
     let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| {
-        IdentityError::Malformed(if what == "header" {
+        IdentityError::Malformed(if header {
             "header is not base64url"
         } else {
             "payload is not base64url"
         })
     })?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(IdentityError::Malformed(if what == "header" {
-            "header is not a JSON object"
+    match serde_json::from_slice::<Strict>(&bytes) {
+        Ok(Strict(Value::Object(m))) => Ok(m),
+        _ => Err(IdentityError::Malformed(if header {
+            "header is not a JSON object without duplicate keys"
         } else {
-            "payload is not a JSON object"
+            "payload is not a JSON object without duplicate keys"
         })),
+    }
+}
+
+/// JSON that refuses duplicate object keys at any depth. serde_json keeps the last duplicate;
+/// another parser (the IdP's, or a downstream's) may keep the first, and a signed token must
+/// mean one thing to everyone.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(v) = map.next_value()?;
+            if out.insert(key, v).is_some() {
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+        }
+        Ok(Value::Object(out))
     }
 }
 
@@ -146,6 +206,21 @@ mod tests {
                 "payload is not a JSON object",
             ),
             (&*token("{}", "{}"), "header has no alg"),
+            (
+                &*token(r#"{"alg":"RS256","alg":"none"}"#, "{}"),
+                "duplicate",
+            ),
+            (
+                &*token(r#"{"alg":"RS256"}"#, r#"{"sub":"a","x":{"k":1,"k":2}}"#),
+                "duplicate",
+            ),
+            (
+                &*token(
+                    r#"{"alg":"RS256"}"#,
+                    &format!("{}1{}", "[".repeat(500), "]".repeat(500)),
+                ),
+                "payload is not a JSON object",
+            ),
         ];
         for (t, want) in cases {
             match parse(t) {
