@@ -110,6 +110,19 @@ impl IdentityError {
     }
 }
 
+/// The checks every token passes before any issuer, key or network is involved: size, JWS
+/// structure, JOSE header rules and the presence of `iss`. The fuzzing entry point.
+pub fn inspect_token(token: &str, max_token_bytes: usize) -> Result<String, IdentityError> {
+    if token.len() > max_token_bytes {
+        return Err(IdentityError::Oversize);
+    }
+    let jws = jws::parse(token)?;
+    match jws.claims.get("iss") {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(IdentityError::MissingClaim("iss")),
+    }
+}
+
 /// Picks the issuer by the token's exact `iss` and lets it verify the token; remembers
 /// validated tokens by hash so a busy user costs one signature check, not one per request.
 pub struct Authenticator {
