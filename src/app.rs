@@ -48,6 +48,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("upstream.ca_file: {0}")]
+    Tls(String),
 }
 
 pub async fn start(config: Config, overrides: Overrides) -> Result<Running, StartError> {
@@ -73,7 +75,12 @@ pub async fn start(config: Config, overrides: Overrides) -> Result<Running, Star
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
     let metrics = Arc::new(Metrics::new());
-    let http = HttpClient::new();
+    let extra_roots = match &config.upstream.ca_file {
+        // Validated at load time; a file that vanished since is a start-up error.
+        Some(path) => crate::http_client::read_ca_file(path).map_err(StartError::Tls)?,
+        None => Vec::new(),
+    };
+    let http = HttpClient::with_extra_roots(extra_roots);
     let sts = Arc::new(AwsSts::from_config(&config.sts, overrides.base_credentials.clone()).await);
     let auth = Authenticator::from_config(&config, &http, clock.clone(), metrics.clone());
     let issuer_keys: Vec<Arc<IssuerKeys>> = auth.issuers().map(|v| v.keys().clone()).collect();

@@ -64,6 +64,9 @@ pub struct UpstreamConfig {
     /// Time allowed for the upstream to answer with response headers.
     #[serde(default = "default_upstream_timeout")]
     pub timeout_seconds: u64,
+    /// PEM file of extra CA certificates trusted for HTTPS and WSS (issuers' JWKS, Chime), on top of
+    /// the Mozilla and system roots: private CAs, TLS-terminating sidecars.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -38,6 +38,14 @@ pub fn validate(c: &Config) -> Result<(), Vec<String>> {
             );
         }
     }
+    if let Some(Err(why)) = c
+        .upstream
+        .ca_file
+        .as_deref()
+        .map(crate::http_client::read_ca_file)
+    {
+        bad("upstream.ca_file", why);
+    }
     if c.upstream.timeout_seconds == 0 {
         bad("upstream.timeout_seconds", "must be greater than 0".into());
     }
