@@ -41,9 +41,11 @@ fn identity(c: &mut Criterion) {
         &HttpClient::new(),
         Arc::new(SystemClock),
         metrics.clone(),
-    );
+    )
+    .unwrap();
     let cached =
-        Authenticator::from_config(&config, &HttpClient::new(), Arc::new(SystemClock), metrics);
+        Authenticator::from_config(&config, &HttpClient::new(), Arc::new(SystemClock), metrics)
+            .unwrap();
     for v in auth.issuers().chain(cached.issuers()) {
         rt.block_on(v.keys().refresh()).unwrap();
     }

@@ -50,6 +50,8 @@ pub enum StartError {
     },
     #[error("upstream.ca_file: {0}")]
     Tls(String),
+    #[error("{0}")]
+    Identity(String),
 }
 
 pub async fn start(config: Config, overrides: Overrides) -> Result<Running, StartError> {
@@ -82,7 +84,8 @@ pub async fn start(config: Config, overrides: Overrides) -> Result<Running, Star
     };
     let http = HttpClient::with_extra_roots(extra_roots);
     let sts = Arc::new(AwsSts::from_config(&config.sts, overrides.base_credentials.clone()).await);
-    let auth = Authenticator::from_config(&config, &http, clock.clone(), metrics.clone());
+    let auth = Authenticator::from_config(&config, &http, clock.clone(), metrics.clone())
+        .map_err(StartError::Identity)?;
     let issuer_keys: Vec<Arc<IssuerKeys>> = auth.issuers().map(|v| v.keys().clone()).collect();
     let readiness = Arc::new(Readiness::new(issuer_keys.clone()));
 

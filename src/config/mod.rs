@@ -35,7 +35,17 @@ pub struct Config {
     #[serde(default = "default_token_cache_entries")]
     pub token_cache_max_entries: u64,
     pub upstream: UpstreamConfig,
+    /// OIDC issuers. At least one of `issuers` and `saml_idps` must be configured.
+    #[serde(default)]
     pub issuers: Vec<IssuerConfig>,
+    /// SAML 2.0 identity providers whose signed assertions are accepted.
+    #[serde(default)]
+    pub saml_idps: Vec<SamlIdpConfig>,
+    /// Header carrying a base64 SAML assertion, besides `Authorization: SAML <base64>`.
+    pub saml_header: Option<String>,
+    /// SAML assertions (base64) larger than this are refused before any parsing.
+    #[serde(default = "default_max_saml_bytes")]
+    pub max_saml_bytes: usize,
     pub sts: StsConfig,
     /// STS session tag key → claim name whose value becomes the tag value.
     #[serde(default)]
@@ -97,6 +107,40 @@ pub struct IssuerConfig {
     /// The key set is refetched in the background this often (rotation without restarts).
     #[serde(default = "default_jwks_refresh")]
     pub jwks_refresh_seconds: u64,
+}
+
+/// A SAML 2.0 IdP: its signing certificates and what its assertions must say about us.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlIdpConfig {
+    /// Exact `<Issuer>` of the IdP's assertions (its entity ID).
+    pub entity_id: String,
+    /// PEM files with the IdP's signing certificates (several during a rotation).
+    #[serde(default)]
+    pub certificate_files: Vec<std::path::PathBuf>,
+    /// The same, inline: PEM text in the config (e.g. a Kubernetes ConfigMap).
+    #[serde(default)]
+    pub certificates: Vec<String>,
+    /// The IdP's metadata XML; its signing certificates are trusted too.
+    pub metadata_file: Option<std::path::PathBuf>,
+    /// Accepted `<Audience>` values: our SP entity ID(s). Every `AudienceRestriction` must name one.
+    pub audiences: Vec<String>,
+    /// Accepted `Recipient` of the bearer `SubjectConfirmation` (and `Destination` of a Response).
+    pub recipients: Vec<String>,
+    /// Clock skew tolerated on `NotBefore`, `NotOnOrAfter` and `IssueInstant`.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    /// Accepted XML-DSig signature methods. Default: rsa-sha256/384/512, ecdsa-sha256/384/512.
+    pub signature_algorithms: Option<Vec<String>>,
+    /// Claim name → SAML attribute `Name`, so mappings can use short names (`email`) for long
+    /// attribute URIs. Every attribute is also a claim under its own `Name`.
+    #[serde(default)]
+    pub claims: BTreeMap<String, String>,
+    /// Claims that must be present with exactly these values.
+    #[serde(default)]
+    pub required_claims: BTreeMap<String, toml::Value>,
+    /// Refuse assertions issued (`IssueInstant`) longer ago than this.
+    pub max_assertion_age_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -201,6 +245,9 @@ impl UpstreamConfig {
 
 fn default_max_token_bytes() -> usize {
     8 * 1024
+}
+fn default_max_saml_bytes() -> usize {
+    64 * 1024
 }
 fn default_token_cache_entries() -> u64 {
     100_000

@@ -239,7 +239,7 @@ fn ec_key(kid: &str) -> SigningKey {
     }
 }
 
-fn pem_wrap(label: &str, der: &[u8]) -> String {
+pub fn pem_wrap(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
     let lines: Vec<&str> = b64
         .as_bytes()

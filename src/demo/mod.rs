@@ -4,6 +4,7 @@
 
 pub mod chime;
 pub mod idp;
+pub mod saml_idp;
 pub mod sigv4_check;
 pub mod standin;
 pub mod sts;

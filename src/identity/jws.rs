@@ -4,8 +4,6 @@
 use super::IdentityError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::HeaderMap;
-use http::header::AUTHORIZATION;
 use serde_json::{Map, Value};
 
 /// A token whose structure is sound but whose signature is not yet verified.
@@ -16,29 +14,6 @@ pub struct UnverifiedJws<'a> {
     /// `header.payload`, the bytes the signature covers.
     pub signing_input: &'a str,
     pub signature: &'a str,
-}
-
-/// The token from `Authorization: Bearer <token>` (scheme case-insensitive, exactly one header).
-pub fn bearer_token(headers: &HeaderMap) -> Result<&str, IdentityError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values.next().ok_or(IdentityError::Missing)?;
-    if values.next().is_some() {
-        return Err(IdentityError::Malformed(
-            "more than one Authorization header",
-        ));
-    }
-    let value = value
-        .to_str()
-        .map_err(|_| IdentityError::Malformed("non-ASCII Authorization header"))?;
-    let (scheme, token) = value.split_once(' ').ok_or(IdentityError::Missing)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(IdentityError::Missing);
-    }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(IdentityError::Missing);
-    }
-    Ok(token)
 }
 
 pub fn parse(token: &str) -> Result<UnverifiedJws<'_>, IdentityError> {
@@ -246,17 +221,5 @@ mod tests {
                 "{h}"
             );
         }
-    }
-
-    #[test]
-    fn bearer_extraction() {
-        let mut h = HeaderMap::new();
-        assert_eq!(bearer_token(&h), Err(IdentityError::Missing));
-        h.insert(AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(bearer_token(&h), Err(IdentityError::Missing));
-        h.insert(AUTHORIZATION, "bearer abc".parse().unwrap());
-        assert_eq!(bearer_token(&h), Ok("abc"));
-        h.append(AUTHORIZATION, "Bearer def".parse().unwrap());
-        assert!(matches!(bearer_token(&h), Err(IdentityError::Malformed(_))));
     }
 }

@@ -1,24 +1,28 @@
-//! Inbound identity: turns the client's credential (an OIDC JWT today) into a [`Principal`].
+//! Inbound identity: turns the client's credential (an OIDC JWT or a SAML 2.0 assertion) into a
+//! [`Principal`].
 //!
-//! Owns token extraction, JOSE parsing, issuer selection, key lookup and claim checks. Knows
-//! nothing of AWS or Chime. Every refusal is an [`IdentityError`] whose `reason()` is the
+//! Owns credential extraction, JOSE and SAML parsing, issuer selection, key lookup and claim
+//! checks. Knows nothing of AWS or Chime. Every refusal is an [`IdentityError`] whose `reason()` is the
 //! `stsgate_token_rejections_total` label.
 
+mod credential;
 mod jws;
 mod keys;
 mod oidc;
+mod saml;
 mod token_cache;
 
-pub use jws::bearer_token;
+pub use credential::{Credential, bearer_token, credential};
 pub use keys::{IssuerKeys, KeyError};
 pub use oidc::{IssuerVerifier, check_algorithm};
+pub use saml::{SamlVerifier, check_signature_algorithm, inspect_assertion, load_certificates};
 pub use token_cache::TokenCache;
 
 use crate::clock::{SharedClock, unix_seconds};
 use crate::config::Config;
 use crate::http_client::HttpClient;
 use crate::metrics::Metrics;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,6 +87,18 @@ pub enum IdentityError {
     ClaimMismatch,
     #[error("token is older than the maximum token age")]
     TooOld,
+    #[error("assertion is not well-formed SAML: {0}")]
+    MalformedSaml(&'static str),
+    #[error("assertion is not signed")]
+    Unsigned,
+    #[error("the signed element is not the assertion presented: {0}")]
+    SignatureWrapping(&'static str),
+    #[error("assertion is not addressed to this recipient")]
+    WrongRecipient,
+    #[error("assertion has no usable bearer SubjectConfirmation")]
+    NoBearerConfirmation,
+    #[error("assertion has a condition stsgate cannot honour: {0}")]
+    UnsupportedCondition(&'static str),
 }
 
 impl IdentityError {
@@ -106,6 +122,12 @@ impl IdentityError {
             IdentityError::WrongTokenUse => "wrong_token_use",
             IdentityError::ClaimMismatch => "claim_mismatch",
             IdentityError::TooOld => "too_old",
+            IdentityError::MalformedSaml(_) => "malformed",
+            IdentityError::Unsigned => "unsigned",
+            IdentityError::SignatureWrapping(_) => "signature_wrapping",
+            IdentityError::WrongRecipient => "wrong_recipient",
+            IdentityError::NoBearerConfirmation => "no_bearer_confirmation",
+            IdentityError::UnsupportedCondition(_) => "unsupported_condition",
         }
     }
 }
@@ -123,22 +145,27 @@ pub fn inspect_token(token: &str, max_token_bytes: usize) -> Result<String, Iden
     }
 }
 
-/// Picks the issuer by the token's exact `iss` and lets it verify the token; remembers
-/// validated tokens by hash so a busy user costs one signature check, not one per request.
+/// Picks the OIDC issuer by the token's exact `iss`, or the SAML IdP by the assertion's exact
+/// `<Issuer>`, and lets it verify the credential; remembers validated credentials by hash so a
+/// busy user costs one signature check, not one per request.
 pub struct Authenticator {
     issuers: HashMap<String, Arc<IssuerVerifier>>,
+    saml_idps: HashMap<String, Arc<SamlVerifier>>,
+    saml_header: Option<HeaderName>,
     max_token_bytes: usize,
+    max_saml_bytes: usize,
     cache: TokenCache,
     clock: SharedClock,
 }
 
 impl Authenticator {
+    /// Fails only when a SAML IdP's certificates cannot be read (they were checked at load time).
     pub fn from_config(
         c: &Config,
         http: &HttpClient,
         clock: SharedClock,
         metrics: Arc<Metrics>,
-    ) -> Self {
+    ) -> Result<Self, String> {
         let issuers = c
             .issuers
             .iter()
@@ -150,12 +177,24 @@ impl Authenticator {
                 )
             })
             .collect();
-        Authenticator {
+        let mut saml_idps = HashMap::new();
+        for (i, idp) in c.saml_idps.iter().enumerate() {
+            let verifier = SamlVerifier::new(idp, clock.clone())
+                .map_err(|why| format!("saml_idps[{i}]: {why}"))?;
+            saml_idps.insert(idp.entity_id.clone(), Arc::new(verifier));
+        }
+        Ok(Authenticator {
             issuers,
+            saml_idps,
+            saml_header: c
+                .saml_header
+                .as_deref()
+                .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok()),
             max_token_bytes: c.max_token_bytes,
+            max_saml_bytes: c.max_saml_bytes,
             cache: TokenCache::new(c.token_cache_max_entries, metrics),
             clock,
-        }
+        })
     }
 
     /// The verifiers, for key pre-loading and readiness.
@@ -163,8 +202,16 @@ impl Authenticator {
         self.issuers.values()
     }
 
+    /// Whether SAML assertions are accepted (the 401 challenge then names the `SAML` scheme too).
+    pub fn accepts_saml(&self) -> bool {
+        !self.saml_idps.is_empty()
+    }
+
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Principal>, IdentityError> {
-        self.authenticate_token(bearer_token(headers)?).await
+        match credential(headers, self.saml_header.as_ref())? {
+            Credential::Jwt(token) => self.authenticate_token(token).await,
+            Credential::Saml(encoded) => self.authenticate_saml(encoded).await,
+        }
     }
 
     /// Verifies a bare token (e.g. from the `token` query parameter of a browser's WebSocket).
@@ -173,7 +220,8 @@ impl Authenticator {
             return Err(IdentityError::Oversize);
         }
         let now = unix_seconds(self.clock.now());
-        if let Some(p) = self.cache.get(token, now).await {
+        let key = token_cache::hash("jwt", token);
+        if let Some(p) = self.cache.get(key, now).await {
             return Ok(p);
         }
         let jws = jws::parse(token)?;
@@ -184,7 +232,32 @@ impl Authenticator {
         // Exact match only: no prefix, case or trailing-slash leniency.
         let verifier = self.issuers.get(iss).ok_or(IdentityError::UnknownIssuer)?;
         let principal = Arc::new(verifier.verify(&jws).await?);
-        self.cache.insert(token, principal.clone(), now).await;
+        self.cache.insert(key, principal.clone(), now).await;
+        Ok(principal)
+    }
+
+    /// Verifies a base64 SAML Response or Assertion; XML-DSig runs on the blocking pool.
+    pub async fn authenticate_saml(&self, encoded: &str) -> Result<Arc<Principal>, IdentityError> {
+        if encoded.len() > self.max_saml_bytes {
+            return Err(IdentityError::Oversize);
+        }
+        let now = unix_seconds(self.clock.now());
+        let key = token_cache::hash("saml", encoded);
+        if let Some(p) = self.cache.get(key, now).await {
+            return Ok(p);
+        }
+        let xml = saml::decode(encoded, self.max_saml_bytes)?;
+        let scanned = saml::scan(&xml)?;
+        let verifier = self
+            .saml_idps
+            .get(&scanned.issuer)
+            .ok_or(IdentityError::UnknownIssuer)?
+            .clone();
+        let principal = tokio::task::spawn_blocking(move || verifier.verify(&xml, &scanned))
+            .await
+            .map_err(|_| IdentityError::MalformedSaml("verification did not finish"))??;
+        let principal = Arc::new(principal);
+        self.cache.insert(key, principal.clone(), now).await;
         Ok(principal)
     }
 }

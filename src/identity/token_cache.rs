@@ -7,7 +7,7 @@ use moka::future::Cache;
 use std::sync::Arc;
 use std::time::Duration;
 
-type TokenHash = [u8; 32];
+pub type TokenHash = [u8; 32];
 
 pub struct TokenCache {
     entries: Option<Cache<TokenHash, Arc<Principal>>>,
@@ -26,9 +26,8 @@ impl TokenCache {
         TokenCache { entries, metrics }
     }
 
-    pub async fn get(&self, token: &str, now: i64) -> Option<Arc<Principal>> {
+    pub async fn get(&self, key: TokenHash, now: i64) -> Option<Arc<Principal>> {
         let entries = self.entries.as_ref()?;
-        let key = hash(token);
         match entries.get(&key).await {
             Some(p) if now <= p.valid_until => {
                 self.metrics.token_cache_hits.inc();
@@ -46,16 +45,21 @@ impl TokenCache {
         }
     }
 
-    pub async fn insert(&self, token: &str, p: Arc<Principal>, now: i64) {
+    pub async fn insert(&self, key: TokenHash, p: Arc<Principal>, now: i64) {
         if let Some(entries) = self.entries.as_ref().filter(|_| p.valid_until >= now) {
-            entries.insert(hash(token), p).await;
+            entries.insert(key, p).await;
         }
     }
 }
 
-fn hash(token: &str) -> TokenHash {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    d.as_ref().try_into().expect("SHA-256 is 32 bytes")
+/// The cache key of a credential: SHA-256 over its kind and its bytes, so a JWT and a SAML
+/// assertion can never share an entry.
+pub fn hash(kind: &str, token: &str) -> TokenHash {
+    let mut d = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    d.update(kind.as_bytes());
+    d.update(&[0]);
+    d.update(token.as_bytes());
+    d.finish().as_ref().try_into().expect("SHA-256 is 32 bytes")
 }
 
 /// Memory reclamation only: validity is re-checked against the injected clock on every hit.

@@ -11,7 +11,7 @@ use crate::chime::{BEARER_HEADER, bind_bearer, check_user_arn_query};
 use crate::clock::SharedClock;
 use crate::config::BearerMode;
 use crate::error::{GatewayError, ProxyBody, json_response};
-use crate::identity::{Authenticator, IdentityError, bearer_token};
+use crate::identity::{Authenticator, IdentityError};
 use crate::mapping::{Mapped, Mapper};
 use crate::metrics::Metrics;
 use crate::signing::Signer;
@@ -97,14 +97,14 @@ impl Gateway {
     ) -> Result<Response<ProxyBody>, GatewayError> {
         let (mut parts, body) = req.into_parts();
 
-        let principal = match route {
+        let principal = match (route, self.auth.authenticate(&parts.headers).await) {
             // Browsers cannot set headers on a WebSocket upgrade: they may send `?token=`.
-            Route::Connect if bearer_token(&parts.headers) == Err(IdentityError::Missing) => {
+            (Route::Connect, Err(IdentityError::Missing)) => {
                 let token =
                     query_param(parts.uri.query(), "token").ok_or(IdentityError::Missing)?;
                 self.auth.authenticate_token(&token).await?
             }
-            _ => self.auth.authenticate(&parts.headers).await?,
+            (_, result) => result?,
         };
         let mapped = self.mapper.map(&principal)?;
         let not_after = UNIX_EPOCH + Duration::from_secs(principal.expires_at.max(0) as u64);
@@ -224,7 +224,14 @@ impl Gateway {
                 } else {
                     tracing::info!(%method, operation, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
                 }
-                e.into_response()
+                let mut resp = e.into_response();
+                if status == StatusCode::UNAUTHORIZED && self.auth.accepts_saml() {
+                    resp.headers_mut().append(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("SAML realm=\"stsgate\""),
+                    );
+                }
+                resp
             }
         };
         self.metrics
