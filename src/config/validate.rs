@@ -347,7 +347,12 @@ fn validate_saml(c: &Config, bad: &mut impl FnMut(&str, String)) {
         bad("max_saml_bytes", "must be at least 64".into());
     }
     if let Some(h) = &c.saml_header {
-        let reserved = ["authorization", "host", "content-length", "x-amz-chime-bearer"];
+        let reserved = [
+            "authorization",
+            "host",
+            "content-length",
+            "x-amz-chime-bearer",
+        ];
         if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
             bad("saml_header", format!("{h:?} is not a header name"));
         } else if reserved.contains(&h.to_ascii_lowercase().as_str()) {
@@ -359,13 +364,19 @@ fn validate_saml(c: &Config, bad: &mut impl FnMut(&str, String)) {
         if idp.entity_id.trim().is_empty() {
             bad(&key("entity_id"), "must not be empty".into());
         }
-        if c.saml_idps[..i].iter().any(|o| o.entity_id == idp.entity_id) {
+        if c.saml_idps[..i]
+            .iter()
+            .any(|o| o.entity_id == idp.entity_id)
+        {
             bad(&key("entity_id"), "duplicate entity_id".into());
         }
         if let Err(why) = crate::identity::load_certificates(idp) {
             bad(&key("certificate_files"), why);
         }
-        for (k, list) in [("audiences", &idp.audiences), ("recipients", &idp.recipients)] {
+        for (k, list) in [
+            ("audiences", &idp.audiences),
+            ("recipients", &idp.recipients),
+        ] {
             if list.is_empty() || list.iter().any(|a| a.is_empty()) {
                 bad(&key(k), "list at least one non-empty value".into());
             }
@@ -376,11 +387,17 @@ fn validate_saml(c: &Config, bad: &mut impl FnMut(&str, String)) {
             }
         }
         if idp.signature_algorithms.as_ref().is_some_and(Vec::is_empty) {
-            bad(&key("signature_algorithms"), "list at least one method".into());
+            bad(
+                &key("signature_algorithms"),
+                "list at least one method".into(),
+            );
         }
         for claim in idp.claims.keys() {
             if ["iss", "aud", "exp", "iat"].contains(&claim.as_str()) {
-                bad(&key("claims"), format!("{claim:?} is set by the assertion itself"));
+                bad(
+                    &key("claims"),
+                    format!("{claim:?} is set by the assertion itself"),
+                );
             }
         }
     }

@@ -1,5 +1,5 @@
-//! `stsgate demo`: the proxy plus in-process stand-ins for an OIDC issuer, STS and Chime
-//! messaging, all on loopback, so a newcomer sees the whole exchange with no AWS account.
+//! `stsgate demo`: the proxy plus in-process stand-ins for an OIDC issuer, a SAML IdP, STS and
+//! Chime messaging, all on loopback, so a newcomer sees the whole exchange with no AWS account.
 //! The same stand-ins serve the integration tests. Never used by `stsgate run`.
 
 pub mod chime;
@@ -15,6 +15,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use chime::{ChimeSettings, ChimeStandIn};
 use idp::IdpStandIn;
+use saml_idp::{AssertionSpec, SamlIdpStandIn};
 use standin::{CredentialStore, SignatureCheck, random_token};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,12 +26,17 @@ pub const ROLE_ARN: &str = "arn:aws:iam::111122223333:role/ChimeMessagingSampleA
 pub const APP_INSTANCE_ARN: &str =
     "arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2222-3333-4444-555555555555";
 pub const AUDIENCE: &str = "stsgate-demo-client";
+/// The demo SAML IdP's entity ID, and what its assertions name as audience and recipient.
+pub const SAML_ENTITY_ID: &str = "https://idp.stsgate.test/saml";
+pub const SAML_AUDIENCE: &str = "urn:stsgate:demo";
+pub const SAML_RECIPIENT: &str = "https://stsgate.demo/saml";
 /// The session tag the seed's user-role policy reads: `${aws:PrincipalTag/my_applications_user_id}`.
 pub const USER_ID_TAG: &str = "my_applications_user_id";
 
-/// The three stand-ins, wired to one another.
+/// The stand-ins, wired to one another.
 pub struct StandIns {
     pub idp: IdpStandIn,
+    pub saml_idp: SamlIdpStandIn,
     pub sts: StsStandIn,
     pub chime: ChimeStandIn,
     /// The proxy's own (stand-in) AWS keys, trusted by the STS stand-in.
@@ -59,6 +65,7 @@ impl StandIns {
         let base_credentials = Credentials::new(ak, sk, None, None, "stand-in");
         Ok(StandIns {
             idp,
+            saml_idp: SamlIdpStandIn::new(SAML_ENTITY_ID),
             sts,
             chime,
             base_credentials,
@@ -80,6 +87,13 @@ endpoint = "{chime}"
 issuer = "{issuer}"
 audiences = ["{AUDIENCE}"]
 
+[[saml_idps]]
+entity_id = "{SAML_ENTITY_ID}"
+audiences = ["{SAML_AUDIENCE}"]
+recipients = ["{SAML_RECIPIENT}"]
+certificates = ['''
+{saml_cert}''']
+
 [sts]
 role_arn = "{ROLE_ARN}"
 region = "{REGION}"
@@ -93,6 +107,7 @@ app_instance_arn = "{APP_INSTANCE_ARN}"
 "#,
             chime = self.chime.endpoint(),
             issuer = self.idp.issuer,
+            saml_cert = self.saml_idp.certificate_pem(),
             sts = self.sts.endpoint(),
         )
     }
@@ -108,6 +123,13 @@ app_instance_arn = "{APP_INSTANCE_ARN}"
             )),
             ..Overrides::default()
         }
+    }
+
+    /// A signed SAML assertion for `sub`, valid for an hour, base64 (`Authorization: SAML <this>`).
+    pub fn saml_assertion_for(&self, sub: &str) -> String {
+        let now = crate::clock::unix_seconds(std::time::SystemTime::now());
+        let spec = AssertionSpec::new(SAML_ENTITY_ID, sub, SAML_AUDIENCE, SAML_RECIPIENT, now);
+        saml_idp::encode(&self.saml_idp.signed_assertion(&spec))
     }
 
     /// Starts stsgate against these stand-ins.
@@ -151,6 +173,7 @@ pub async fn run(listen: SocketAddr, admin_listen: SocketAddr) -> anyhow::Result
     println!("  metrics:  http://{}/metrics", running.admin_addr);
     println!("  ready:    http://{}/readyz", running.admin_addr);
     println!("  issuer:   {}", standins.idp.issuer);
+    println!("  SAML IdP: {SAML_ENTITY_ID}");
     println!();
     println!("Send a message as alice:");
     println!(
@@ -159,6 +182,12 @@ pub async fn run(listen: SocketAddr, admin_listen: SocketAddr) -> anyhow::Result
     println!();
     println!("List the channel's messages as bob:");
     println!("curl -sS '{proxy}{path}' -H 'Authorization: Bearer {bob}'");
+    println!();
+    println!("The same as carol, with a signed SAML 2.0 assertion instead of an OIDC token:");
+    println!(
+        "curl -sS '{proxy}{path}' -H 'Authorization: SAML {}'",
+        standins.saml_assertion_for("carol")
+    );
     println!();
     println!("Pretend to be bob while authenticated as alice (refused with 403 bearer_mismatch):");
     println!(
@@ -173,7 +202,7 @@ pub async fn run(listen: SocketAddr, admin_listen: SocketAddr) -> anyhow::Result
         running.proxy_addr
     );
     println!();
-    println!("Tokens are valid for one hour. Ctrl-C stops the demo.");
+    println!("Tokens and assertions are valid for one hour. Ctrl-C stops the demo.");
 
     wait_for_signal().await;
     running.shutdown().await;

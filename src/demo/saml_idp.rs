@@ -123,7 +123,9 @@ impl SamlIdpStandIn {
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, "stsgate stand-in SAML IdP");
-        let cert = params.self_signed(&rc_key).expect("self-signed certificate");
+        let cert = params
+            .self_signed(&rc_key)
+            .expect("self-signed certificate");
         SamlIdpStandIn {
             entity_id: entity_id.into(),
             key,

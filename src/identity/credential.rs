@@ -60,7 +60,9 @@ fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a st
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(IdentityError::Malformed("a credential header appears more than once"));
+        return Err(IdentityError::Malformed(
+            "a credential header appears more than once",
+        ));
     }
     let value = value
         .to_str()
@@ -76,7 +78,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         h
     }
@@ -90,12 +95,24 @@ mod tests {
                 Credential::Saml(t) => Credential::Saml(t.to_string().leak()),
             })
         };
-        assert_eq!(got(&[("authorization", "Bearer a.b.c")]), Ok(Credential::Jwt("a.b.c")));
-        assert_eq!(got(&[("authorization", "saml PHg+")]), Ok(Credential::Saml("PHg+")));
+        assert_eq!(
+            got(&[("authorization", "Bearer a.b.c")]),
+            Ok(Credential::Jwt("a.b.c"))
+        );
+        assert_eq!(
+            got(&[("authorization", "saml PHg+")]),
+            Ok(Credential::Saml("PHg+"))
+        );
         assert_eq!(got(&[("x-saml", "PHg+")]), Ok(Credential::Saml("PHg+")));
         assert_eq!(got(&[]), Err(IdentityError::Missing));
-        assert_eq!(got(&[("authorization", "Basic eDp5")]), Err(IdentityError::Missing));
-        assert_eq!(got(&[("authorization", "Bearer ")]), Err(IdentityError::Missing));
+        assert_eq!(
+            got(&[("authorization", "Basic eDp5")]),
+            Err(IdentityError::Missing)
+        );
+        assert_eq!(
+            got(&[("authorization", "Bearer ")]),
+            Err(IdentityError::Missing)
+        );
         for two in [
             &[("authorization", "Bearer a.b.c"), ("x-saml", "PHg+")][..],
             &[("x-saml", "PHg+"), ("x-saml", "PHg+")][..],

@@ -46,10 +46,15 @@ impl Harness {
 
     /// Starts with the stand-ins' config, edited as TOML text by `edit`.
     pub async fn start_with(edit: impl FnOnce(String) -> String) -> Self {
+        Self::start_with_standins(|_, t| edit(t)).await
+    }
+
+    /// As [`Harness::start_with`], for edits that need the stand-ins (their keys, say).
+    pub async fn start_with_standins(edit: impl FnOnce(&StandIns, String) -> String) -> Self {
         let standins = StandIns::start(Arc::new(sigv4::IndependentCheck))
             .await
             .unwrap();
-        let toml = edit(standins.config_toml(any_port(), any_port()));
+        let toml = edit(&standins, standins.config_toml(any_port(), any_port()));
         let config = stsgate::config::from_toml(&toml).unwrap();
         let gateway = stsgate::app::start(config, standins.overrides())
             .await

@@ -61,7 +61,12 @@ pub(super) fn check(
         // A cached, reusable credential cannot honour OneTimeUse.
         return Err(IdentityError::UnsupportedCondition("OneTimeUse"));
     }
-    let not_on_or_after = window(v, now, seconds(conditions.not_before), seconds(conditions.not_on_or_after))?;
+    let not_on_or_after = window(
+        v,
+        now,
+        seconds(conditions.not_before),
+        seconds(conditions.not_on_or_after),
+    )?;
     let audience = check_audience(v, conditions)?;
     let (subject, confirmed_until) = check_subject(v, &assertion, now)?;
 
@@ -83,8 +88,7 @@ pub(super) fn check(
     valid_until = valid_until.min(expires_at - 1 + v.leeway);
 
     let claims = claims(v, &assertion, subject, audience, expires_at, issued);
-    if v
-        .required_claims
+    if v.required_claims
         .iter()
         .any(|(k, want)| claims.get(k) != Some(want))
     {
@@ -103,9 +107,14 @@ fn from_response(v: &SamlVerifier, signed: &str) -> Result<Assertion, IdentityEr
     let response: Response = signed
         .parse()
         .map_err(|_| IdentityError::MalformedSaml("signed Response does not parse"))?;
-    let status = response.status.as_ref().and_then(|s| s.status_code.value.as_deref());
+    let status = response
+        .status
+        .as_ref()
+        .and_then(|s| s.status_code.value.as_deref());
     if status.is_some_and(|s| s != SUCCESS) {
-        return Err(IdentityError::MalformedSaml("Response status is not Success"));
+        return Err(IdentityError::MalformedSaml(
+            "Response status is not Success",
+        ));
     }
     if response
         .destination
@@ -167,7 +176,10 @@ fn check_subject(
     a: &Assertion,
     now: i64,
 ) -> Result<(String, i64), IdentityError> {
-    let subject = a.subject.as_ref().ok_or(IdentityError::MissingClaim("Subject"))?;
+    let subject = a
+        .subject
+        .as_ref()
+        .ok_or(IdentityError::MissingClaim("Subject"))?;
     let name_id = subject
         .name_id
         .as_ref()
@@ -182,10 +194,19 @@ fn check_subject(
         let Some(data) = &c.subject_confirmation_data else {
             continue;
         };
-        let outcome = if !data.recipient.as_ref().is_some_and(|r| v.recipients.contains(r)) {
+        let outcome = if !data
+            .recipient
+            .as_ref()
+            .is_some_and(|r| v.recipients.contains(r))
+        {
             Err(IdentityError::WrongRecipient)
         } else {
-            match window(v, now, seconds(data.not_before), seconds(data.not_on_or_after)) {
+            match window(
+                v,
+                now,
+                seconds(data.not_before),
+                seconds(data.not_on_or_after),
+            ) {
                 Ok(Some(end)) => Ok(end),
                 Ok(None) => Err(IdentityError::NoBearerConfirmation),
                 Err(e) => Err(e),
@@ -210,7 +231,12 @@ fn claims(
     issued: i64,
 ) -> Map<String, Value> {
     let mut attributes: Map<String, Value> = Map::new();
-    for attr in a.attribute_statements.iter().flatten().flat_map(|s| &s.attributes) {
+    for attr in a
+        .attribute_statements
+        .iter()
+        .flatten()
+        .flat_map(|s| &s.attributes)
+    {
         let Some(name) = attr.name.as_ref() else {
             continue;
         };

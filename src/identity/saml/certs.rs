@@ -11,7 +11,10 @@ pub fn load_certificates(c: &SamlIdpConfig) -> Result<Vec<CertificateDer>, Strin
     let mut certs = Vec::new();
     for path in &c.certificate_files {
         let pem = crate::http_client::read_ca_file(path)?;
-        certs.extend(pem.into_iter().map(|der| CertificateDer::from(der.to_vec())));
+        certs.extend(
+            pem.into_iter()
+                .map(|der| CertificateDer::from(der.to_vec())),
+        );
     }
     for (i, pem) in c.certificates.iter().enumerate() {
         let parsed: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
@@ -20,13 +23,19 @@ pub fn load_certificates(c: &SamlIdpConfig) -> Result<Vec<CertificateDer>, Strin
         if parsed.is_empty() {
             return Err(format!("certificates[{i}]: no certificate found"));
         }
-        certs.extend(parsed.into_iter().map(|der| CertificateDer::from(der.to_vec())));
+        certs.extend(
+            parsed
+                .into_iter()
+                .map(|der| CertificateDer::from(der.to_vec())),
+        );
     }
     if let Some(path) = &c.metadata_file {
         certs.extend(from_metadata(path, &c.entity_id)?);
     }
     if certs.is_empty() {
-        return Err("no signing certificate: set certificates, certificate_files or metadata_file".into());
+        return Err(
+            "no signing certificate: set certificates, certificate_files or metadata_file".into(),
+        );
     }
     Ok(certs)
 }

@@ -74,10 +74,14 @@ pub fn scan(xml: &str) -> Result<Scanned, IdentityError> {
                     Role::Assertion
                 }
                 (None, _, _) => {
-                    return Err(malformed("root is neither a SAML Response nor an Assertion"));
+                    return Err(malformed(
+                        "root is neither a SAML Response nor an Assertion",
+                    ));
                 }
                 (_, b"Assertion", _) => {
-                    return Err(IdentityError::SignatureWrapping("an assertion in an odd place"));
+                    return Err(IdentityError::SignatureWrapping(
+                        "an assertion in an odd place",
+                    ));
                 }
                 (_, b"EncryptedAssertion", _) => {
                     return Err(IdentityError::UnsupportedCondition("encrypted assertion"));
@@ -87,7 +91,9 @@ pub fn scan(xml: &str) -> Result<Scanned, IdentityError> {
                     Role::Other
                 }
                 (_, b"Signature", _) => {
-                    return Err(IdentityError::SignatureWrapping("a signature in an odd place"));
+                    return Err(IdentityError::SignatureWrapping(
+                        "a signature in an odd place",
+                    ));
                 }
                 (Some(Role::Assertion), b"Issuer", Some(SAML_ASSERTION)) => Role::AssertionIssuer,
                 _ => Role::Other,
@@ -147,7 +153,11 @@ fn attribute(e: &quick_xml::events::BytesStart<'_>, name: &[u8]) -> Option<Strin
     e.attributes()
         .flatten()
         .find(|a| a.key.as_ref() == name)
-        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+        .and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .ok()
+                .map(|v| v.into_owned())
+        })
 }
 
 fn predefined_entity(name: &[u8]) -> Option<char> {
@@ -184,10 +194,22 @@ mod tests {
     fn refuses_hostile_shapes() {
         let cases = [
             (doc(&format!("{SIGNED}{SIGNED}")), "signature_wrapping"),
-            (doc(&format!("<samlp:Extensions>{SIGNED}</samlp:Extensions>")), "signature_wrapping"),
-            (doc(r#"<saml:Assertion ID="a1"><saml:Issuer>i</saml:Issuer></saml:Assertion>"#), "unsigned"),
-            (doc(&SIGNED.replace("</saml:Issuer>", "<!-- x --></saml:Issuer>")), "malformed"),
-            (format!("<!DOCTYPE x [<!ENTITY e 'x'>]>{}", doc(SIGNED)), "malformed"),
+            (
+                doc(&format!("<samlp:Extensions>{SIGNED}</samlp:Extensions>")),
+                "signature_wrapping",
+            ),
+            (
+                doc(r#"<saml:Assertion ID="a1"><saml:Issuer>i</saml:Issuer></saml:Assertion>"#),
+                "unsigned",
+            ),
+            (
+                doc(&SIGNED.replace("</saml:Issuer>", "<!-- x --></saml:Issuer>")),
+                "malformed",
+            ),
+            (
+                format!("<!DOCTYPE x [<!ENTITY e 'x'>]>{}", doc(SIGNED)),
+                "malformed",
+            ),
             (format!("{}<x/>", doc(SIGNED)), "malformed"),
             (doc(""), "malformed"),
             ("<a>".to_string(), "malformed"),

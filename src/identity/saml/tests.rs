@@ -18,7 +18,9 @@ fn setup() -> (SamlIdpStandIn, SamlVerifier, AssertionSpec) {
         idp.certificate_pem(),
     ))
     .unwrap();
-    let clock = Arc::new(ManualClock::new(UNIX_EPOCH + Duration::from_secs(NOW as u64)));
+    let clock = Arc::new(ManualClock::new(
+        UNIX_EPOCH + Duration::from_secs(NOW as u64),
+    ));
     let verifier = SamlVerifier::new(&config, clock).unwrap();
     let spec = AssertionSpec::new(&idp.entity_id, "alice", AUD, ACS, NOW);
     (idp, verifier, spec)
@@ -48,7 +50,13 @@ fn accepts_a_signed_assertion_and_a_response_carrying_it() {
 fn accepts_a_signed_response_around_an_unsigned_assertion() {
     let (idp, v, spec) = setup();
     let response = idp.response(&spec.to_xml(), ACS, NOW);
-    let id = response.split("ID=\"").nth(1).unwrap().split('"').next().unwrap();
+    let id = response
+        .split("ID=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     let signed = idp.sign_enveloped(&response, id);
     assert_eq!(verify(&v, &signed).unwrap().claims["sub"], "alice");
 }
@@ -57,5 +65,8 @@ fn accepts_a_signed_response_around_an_unsigned_assertion() {
 fn refuses_a_tampered_assertion() {
     let (idp, v, spec) = setup();
     let signed = idp.signed_assertion(&spec).replace(">alice<", ">mallory<");
-    assert_eq!(verify(&v, &signed).unwrap_err(), IdentityError::BadSignature);
+    assert_eq!(
+        verify(&v, &signed).unwrap_err(),
+        IdentityError::BadSignature
+    );
 }
