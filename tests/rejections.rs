@@ -2,6 +2,8 @@
 //! challenge, and causes no STS call and no upstream request. Dependency failures map to
 //! 403/502/503/504 as documented.
 
+#[path = "rejections/saml.rs"]
+mod saml_cases;
 mod support;
 
 use base64::Engine;
@@ -476,7 +478,8 @@ fn cases(h: &Harness) -> Vec<Case> {
 #[tokio::test]
 async fn every_refusal_is_clear_and_costs_nothing_upstream() {
     let h = Harness::start().await;
-    let cases = cases(&h);
+    let mut cases = cases(&h);
+    cases.extend(saml_cases::cases(&h.standins.saml_idp));
     assert!(
         cases.len() >= 40,
         "the hostile table has {} cases",
@@ -489,6 +492,13 @@ async fn every_refusal_is_clear_and_costs_nothing_upstream() {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let method = if case.body.is_empty() { "GET" } else { "POST" };
+        let series = case
+            .reason
+            .map(|reason| format!("stsgate_token_rejections_total{{reason=\"{reason}\"}}"));
+        let before = match &series {
+            Some(s) => h.metric(s).await,
+            None => 0.0,
+        };
         let r = h.send(method, &messages_path(), &headers, &case.body).await;
         assert_eq!(r.status, case.status, "{}: {}", case.name, r.body);
         let body = r.json();
@@ -514,15 +524,19 @@ async fn every_refusal_is_clear_and_costs_nothing_upstream() {
         }
         // The caller's credential never comes back.
         for (_, v) in &case.headers {
-            if let Some(token) = v.strip_prefix("Bearer ").filter(|t| !t.is_empty()) {
+            let token = v
+                .strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("SAML "));
+            if let Some(token) = token.filter(|t| !t.is_empty()) {
                 assert!(!r.body.contains(token), "{}: token echoed", case.name);
             }
         }
-        if let Some(reason) = case.reason {
-            let series = format!("stsgate_token_rejections_total{{reason=\"{reason}\"}}");
-            assert!(
-                h.metric(&series).await >= 1.0,
-                "{}: {series} did not move",
+        // Refused for exactly this reason: its counter moved by one.
+        if let Some(series) = series {
+            assert_eq!(
+                h.metric(&series).await,
+                before + 1.0,
+                "{}: {series} did not move by one",
                 case.name
             );
         }

@@ -264,6 +264,67 @@ pub fn is_tag_char(c: char) -> bool {
     c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
 }
 
+fn validate_saml(c: &Config, bad: &mut impl FnMut(&str, String)) {
+    if c.max_saml_bytes < 64 {
+        bad("max_saml_bytes", "must be at least 64".into());
+    }
+    if let Some(h) = &c.saml_header {
+        let reserved = [
+            "authorization",
+            "host",
+            "content-length",
+            "x-amz-chime-bearer",
+        ];
+        if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+            bad("saml_header", format!("{h:?} is not a header name"));
+        } else if reserved.contains(&h.to_ascii_lowercase().as_str()) {
+            bad("saml_header", format!("{h:?} has another meaning"));
+        }
+    }
+    for (i, idp) in c.saml_idps.iter().enumerate() {
+        let key = |k: &str| format!("saml_idps[{i}].{k}");
+        if idp.entity_id.trim().is_empty() {
+            bad(&key("entity_id"), "must not be empty".into());
+        }
+        if c.saml_idps[..i]
+            .iter()
+            .any(|o| o.entity_id == idp.entity_id)
+        {
+            bad(&key("entity_id"), "duplicate entity_id".into());
+        }
+        if let Err(why) = crate::identity::load_certificates(idp) {
+            bad(&key("certificate_files"), why);
+        }
+        for (k, list) in [
+            ("audiences", &idp.audiences),
+            ("recipients", &idp.recipients),
+        ] {
+            if list.is_empty() || list.iter().any(|a| a.is_empty()) {
+                bad(&key(k), "list at least one non-empty value".into());
+            }
+        }
+        for alg in idp.signature_algorithms.iter().flatten() {
+            if let Err(why) = crate::identity::check_signature_algorithm(alg) {
+                bad(&key("signature_algorithms"), why);
+            }
+        }
+        if idp.signature_algorithms.as_ref().is_some_and(Vec::is_empty) {
+            bad(
+                &key("signature_algorithms"),
+                "list at least one method".into(),
+            );
+        }
+        for claim in idp.claims.keys() {
+            if ["iss", "aud", "exp", "iat"].contains(&claim.as_str()) {
+                bad(
+                    &key("claims"),
+                    format!("{claim:?} is set by the assertion itself"),
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,66 +400,5 @@ app_instance_arn = "arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2
         assert!(check_url(&Url::parse("http://[::1]:1/").unwrap()).is_ok());
         assert!(check_url(&Url::parse("http://10.0.0.1/").unwrap()).is_err());
         assert!(check_url(&Url::parse("ftp://127.0.0.1/").unwrap()).is_err());
-    }
-}
-
-fn validate_saml(c: &Config, bad: &mut impl FnMut(&str, String)) {
-    if c.max_saml_bytes < 64 {
-        bad("max_saml_bytes", "must be at least 64".into());
-    }
-    if let Some(h) = &c.saml_header {
-        let reserved = [
-            "authorization",
-            "host",
-            "content-length",
-            "x-amz-chime-bearer",
-        ];
-        if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
-            bad("saml_header", format!("{h:?} is not a header name"));
-        } else if reserved.contains(&h.to_ascii_lowercase().as_str()) {
-            bad("saml_header", format!("{h:?} has another meaning"));
-        }
-    }
-    for (i, idp) in c.saml_idps.iter().enumerate() {
-        let key = |k: &str| format!("saml_idps[{i}].{k}");
-        if idp.entity_id.trim().is_empty() {
-            bad(&key("entity_id"), "must not be empty".into());
-        }
-        if c.saml_idps[..i]
-            .iter()
-            .any(|o| o.entity_id == idp.entity_id)
-        {
-            bad(&key("entity_id"), "duplicate entity_id".into());
-        }
-        if let Err(why) = crate::identity::load_certificates(idp) {
-            bad(&key("certificate_files"), why);
-        }
-        for (k, list) in [
-            ("audiences", &idp.audiences),
-            ("recipients", &idp.recipients),
-        ] {
-            if list.is_empty() || list.iter().any(|a| a.is_empty()) {
-                bad(&key(k), "list at least one non-empty value".into());
-            }
-        }
-        for alg in idp.signature_algorithms.iter().flatten() {
-            if let Err(why) = crate::identity::check_signature_algorithm(alg) {
-                bad(&key("signature_algorithms"), why);
-            }
-        }
-        if idp.signature_algorithms.as_ref().is_some_and(Vec::is_empty) {
-            bad(
-                &key("signature_algorithms"),
-                "list at least one method".into(),
-            );
-        }
-        for claim in idp.claims.keys() {
-            if ["iss", "aud", "exp", "iat"].contains(&claim.as_str()) {
-                bad(
-                    &key("claims"),
-                    format!("{claim:?} is set by the assertion itself"),
-                );
-            }
-        }
     }
 }

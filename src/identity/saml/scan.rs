@@ -120,10 +120,8 @@ pub fn scan(xml: &str) -> Result<Scanned, IdentityError> {
                 };
                 issuer.push(c);
             }
-            Event::Text(t) if stack.is_empty() => {
-                if !t.iter().all(u8::is_ascii_whitespace) {
-                    return Err(malformed("text outside the root element"));
-                }
+            Event::Text(t) if stack.is_empty() && !t.iter().all(u8::is_ascii_whitespace) => {
+                return Err(malformed("text outside the root element"));
             }
             Event::Comment(_) => return Err(malformed("XML comments are not accepted")),
             Event::DocType(_) => return Err(malformed("DTDs are not accepted")),

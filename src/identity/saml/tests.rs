@@ -70,3 +70,47 @@ fn refuses_a_tampered_assertion() {
         IdentityError::BadSignature
     );
 }
+
+#[test]
+fn comment_injection_is_refused_and_would_not_truncate_anyway() {
+    let (idp, v, mut spec) = setup();
+    spec.subject = "alice@example.com.evil.example".into();
+    let injected = idp.signed_assertion(&spec).replacen(
+        "alice@example.com.evil.example",
+        "alice@example.com<!---->.evil.example",
+        1,
+    );
+    assert_eq!(scan(&injected).unwrap_err().reason(), "malformed");
+    // Behind the scan, the claims come from the signed (comment-free) bytes: the whole value.
+    let scanned = Scanned {
+        issuer: idp.entity_id.clone(),
+        assertion_id: spec.id.clone(),
+    };
+    let p = v.verify(&injected, &scanned).unwrap();
+    assert_eq!(p.claims["sub"], "alice@example.com.evil.example");
+}
+
+#[test]
+fn times_and_audiences_follow_the_clock_and_the_config() {
+    let (idp, v, spec) = setup();
+    let at = |edit: &dyn Fn(&mut AssertionSpec)| {
+        let mut s = spec.clone();
+        edit(&mut s);
+        verify(&v, &idp.signed_assertion(&s)).map(|p| p.valid_until)
+    };
+    // NotOnOrAfter is exclusive; the leeway (60 s) applies on both ends.
+    assert_eq!(at(&|s| s.not_on_or_after = NOW - 59), Ok(NOW));
+    assert_eq!(
+        at(&|s| s.not_on_or_after = NOW - 60),
+        Err(IdentityError::Expired)
+    );
+    assert!(at(&|s| s.not_before = NOW + 60).is_ok());
+    assert_eq!(
+        at(&|s| s.not_before = NOW + 61),
+        Err(IdentityError::NotYetValid)
+    );
+    assert_eq!(
+        at(&|s| s.audience = format!("{AUD}/")),
+        Err(IdentityError::WrongAudience)
+    );
+}

@@ -1,0 +1,297 @@
+//! The SAML rows of the hostile table: signature wrapping (XSW) in its usual shapes, unsigned,
+//! tampered and foreign-signed assertions, time and audience failures, comment injection and
+//! XML features no IdP needs. Each is signed by the stand-in IdP exactly as an attacker holding
+//! one genuine assertion could arrange it.
+
+use super::{Case, now};
+use http::StatusCode;
+use stsgate::demo::saml_idp::{AssertionSpec, SamlIdpStandIn, encode};
+use stsgate::demo::{SAML_AUDIENCE, SAML_ENTITY_ID, SAML_RECIPIENT};
+
+fn saml(name: &'static str, xml: &str, reason: &'static str) -> Case {
+    saml_raw(name, &encode(xml), reason)
+}
+
+fn saml_raw(name: &'static str, encoded: &str, reason: &'static str) -> Case {
+    Case {
+        name,
+        headers: vec![("authorization".into(), format!("SAML {encoded}"))],
+        body: String::new(),
+        status: StatusCode::UNAUTHORIZED,
+        code: "invalid_token",
+        reason: Some(reason),
+    }
+}
+
+/// The `ID` attribute of the document's root element.
+fn root_id(xml: &str) -> &str {
+    xml.split("ID=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+}
+
+pub fn cases(idp: &SamlIdpStandIn) -> Vec<Case> {
+    let t = now();
+    let spec =
+        |sub: &str| AssertionSpec::new(SAML_ENTITY_ID, sub, SAML_AUDIENCE, SAML_RECIPIENT, t);
+    let edited = |edit: &dyn Fn(&mut AssertionSpec)| {
+        let mut s = spec("alice");
+        edit(&mut s);
+        idp.signed_assertion(&s)
+    };
+    // Signs the assertion after a text edit of its canonical form (still canonical).
+    let signed_after = |from: &str, to: &str| {
+        let s = spec("alice");
+        let xml = s.to_xml();
+        assert!(xml.contains(from), "{from} not in the assertion");
+        idp.sign_enveloped(&xml.replacen(from, to, 1), &s.id)
+    };
+    let signed_response = |assertion: &str, edit: &dyn Fn(String) -> String| {
+        let response = edit(idp.response(assertion, SAML_RECIPIENT, t));
+        let id = root_id(&response).to_owned();
+        idp.sign_enveloped(&response, &id)
+    };
+
+    let genuine = idp.signed_assertion(&spec("alice"));
+    let evil = spec("mallory").to_xml();
+    let evil_same_id = {
+        let mut s = spec("mallory");
+        s.id = spec_id(&genuine);
+        s.to_xml()
+    };
+    let genuine_signature = {
+        let start = genuine.find("<ds:Signature").unwrap();
+        let end = genuine.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+        genuine[start..end].to_owned()
+    };
+    let at_issuer_end = |xml: &str, insert: &str| {
+        let at = xml.find("</saml:Issuer>").unwrap() + "</saml:Issuer>".len();
+        format!("{}{insert}{}", &xml[..at], &xml[at..])
+    };
+    // A signature that is valid but covers only an empty Extensions element of the Response.
+    let extensions_only = {
+        let ext = r#"<samlp:Extensions xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_ext1"></samlp:Extensions>"#;
+        let response = idp
+            .response(&evil, SAML_RECIPIENT, t)
+            .replace("<samlp:Status>", &format!("{ext}<samlp:Status>"));
+        at_issuer_end(&response, &idp.signature(ext, "_ext1"))
+    };
+    let comment_injected = {
+        let mut s = spec("alice@example.com.evil.example");
+        s.attributes.clear();
+        idp.signed_assertion(&s).replacen(
+            "alice@example.com.evil.example",
+            "alice@example.com<!---->.evil.example",
+            1,
+        )
+    };
+
+    vec![
+        saml("SAML: unsigned assertion", &evil, "unsigned"),
+        saml(
+            "SAML: unsigned Response around an unsigned assertion",
+            &idp.response(&evil, SAML_RECIPIENT, t),
+            "unsigned",
+        ),
+        saml(
+            "SAML: NameID changed after signing",
+            &genuine.replacen(">alice<", ">mallory<", 1),
+            "bad_signature",
+        ),
+        saml(
+            "SAML: attribute changed after signing",
+            &genuine.replacen("alice@example.com", "root@example.com", 1),
+            "bad_signature",
+        ),
+        saml(
+            "SAML: signed by a key the IdP does not own",
+            &SamlIdpStandIn::new(SAML_ENTITY_ID).signed_assertion(&spec("alice")),
+            "bad_signature",
+        ),
+        saml(
+            "SAML XSW: evil assertion before the signed one",
+            &idp.response(&format!("{evil}{genuine}"), SAML_RECIPIENT, t),
+            "signature_wrapping",
+        ),
+        saml(
+            "SAML XSW: evil assertion after the signed one",
+            &idp.response(&format!("{genuine}{evil}"), SAML_RECIPIENT, t),
+            "signature_wrapping",
+        ),
+        saml(
+            "SAML XSW: signed assertion hidden in Extensions",
+            &idp.response(
+                &format!("<samlp:Extensions>{genuine}</samlp:Extensions>{evil}"),
+                SAML_RECIPIENT,
+                t,
+            ),
+            "signature_wrapping",
+        ),
+        saml(
+            "SAML XSW: signed assertion inside the evil one's Signature Object",
+            &at_issuer_end(
+                &evil_same_id,
+                &genuine_signature.replace(
+                    "</ds:Signature>",
+                    &format!("<ds:Object>{genuine}</ds:Object></ds:Signature>"),
+                ),
+            ),
+            "signature_wrapping",
+        ),
+        saml(
+            "SAML XSW: evil assertion wearing the genuine signature",
+            &at_issuer_end(&evil, &genuine_signature),
+            "bad_signature",
+        ),
+        saml(
+            "SAML XSW: evil assertion with the genuine one's ID",
+            &at_issuer_end(&evil_same_id, &genuine_signature),
+            "bad_signature",
+        ),
+        saml(
+            "SAML XSW: signature covers only the Response's Extensions",
+            &extensions_only,
+            "signature_wrapping",
+        ),
+        saml(
+            "SAML XSW: signed Response with its assertion swapped",
+            &signed_response(&genuine, &|r| r).replace(&genuine, &evil),
+            "bad_signature",
+        ),
+        saml(
+            "SAML: duplicate IDs",
+            &idp.response(&genuine, SAML_RECIPIENT, t).replacen(
+                "<samlp:Status>",
+                &format!(
+                    "<samlp:Extensions ID=\"{}\"></samlp:Extensions><samlp:Status>",
+                    spec_id(&genuine)
+                ),
+                1,
+            ),
+            "bad_signature",
+        ),
+        saml(
+            "SAML: comment injection in NameID",
+            &comment_injected,
+            "malformed",
+        ),
+        saml(
+            "SAML: DTD with an entity",
+            &format!("<!DOCTYPE x [<!ENTITY e \"alice\">]>{genuine}"),
+            "malformed",
+        ),
+        saml(
+            "SAML: processing instruction",
+            &format!("<?xml-stylesheet href=\"x\"?>{genuine}"),
+            "malformed",
+        ),
+        saml(
+            "SAML: expired assertion",
+            &edited(&|s| {
+                s.issue_instant = t - 7200;
+                s.not_before = t - 7200;
+                s.not_on_or_after = t - 3600;
+            }),
+            "expired",
+        ),
+        saml(
+            "SAML: not yet valid",
+            &edited(&|s| {
+                s.not_before = t + 3600;
+                s.not_on_or_after = t + 7200;
+            }),
+            "not_yet_valid",
+        ),
+        saml(
+            "SAML: issued in the future",
+            &edited(&|s| s.issue_instant = t + 3600),
+            "issued_in_future",
+        ),
+        saml(
+            "SAML: IdP session already over",
+            // Attributes stay in canonical order: SessionIndex < SessionNotOnOrAfter.
+            &signed_after(
+                "-s\">",
+                &format!(
+                    "-s\" SessionNotOnOrAfter=\"{}\">",
+                    stsgate::demo::saml_idp::xml_time(t - 60)
+                ),
+            ),
+            "expired",
+        ),
+        saml(
+            "SAML: wrong audience",
+            &edited(&|s| s.audience = "urn:someone-else".into()),
+            "wrong_audience",
+        ),
+        saml(
+            "SAML: no AudienceRestriction",
+            &signed_after(
+                &format!("<saml:AudienceRestriction><saml:Audience>{SAML_AUDIENCE}</saml:Audience></saml:AudienceRestriction>"),
+                "",
+            ),
+            "wrong_audience",
+        ),
+        saml(
+            "SAML: wrong recipient",
+            &edited(&|s| s.recipient = "https://evil.example/acs".into()),
+            "wrong_recipient",
+        ),
+        saml(
+            "SAML: holder-of-key instead of bearer",
+            &signed_after(":cm:bearer", ":cm:holder-of-key"),
+            "no_bearer_confirmation",
+        ),
+        saml(
+            "SAML: OneTimeUse",
+            &signed_after("</saml:AudienceRestriction>", "</saml:AudienceRestriction><saml:OneTimeUse></saml:OneTimeUse>"),
+            "unsupported_condition",
+        ),
+        saml(
+            "SAML: unknown IdP",
+            &edited(&|s| s.issuer = "https://evil.example/idp".into()),
+            "unknown_issuer",
+        ),
+        saml(
+            "SAML: IdP entity ID prefix trick",
+            &edited(&|s| s.issuer = format!("{SAML_ENTITY_ID}.evil.example")),
+            "unknown_issuer",
+        ),
+        saml(
+            "SAML: Response status is not Success",
+            &signed_response(&genuine, &|r| r.replace(":status:Success", ":status:Requester")),
+            "malformed",
+        ),
+        saml(
+            "SAML: Response Destination elsewhere",
+            &signed_response(&genuine, &|r| r.replacen(SAML_RECIPIENT, "https://evil.example/acs", 1)),
+            "wrong_recipient",
+        ),
+        saml(
+            "SAML: encrypted assertion",
+            &idp.response("<saml:EncryptedAssertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"></saml:EncryptedAssertion>", SAML_RECIPIENT, t),
+            "unsupported_condition",
+        ),
+        saml(
+            "SAML: root is not a Response or Assertion",
+            "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"x\"></samlp:AuthnRequest>",
+            "malformed",
+        ),
+        saml_raw("SAML: not base64", "!!!not-base64!!!", "malformed"),
+        saml_raw("SAML: not UTF-8", &base64_of(&[0xff, 0xfe, 0x00, 0x3c]), "malformed"),
+        saml_raw("SAML: a JWT sent as SAML", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "malformed"),
+        saml_raw("SAML: oversize", &"PHg+".repeat(20_000), "oversize"),
+    ]
+}
+
+fn spec_id(signed: &str) -> String {
+    root_id(signed).to_owned()
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
