@@ -13,14 +13,17 @@ use std::sync::{Arc, Mutex};
 /// What `/readyz` reports.
 pub struct Readiness {
     issuers: Vec<Arc<IssuerKeys>>,
+    saml_idps: Vec<String>,
     /// `None` until the first probe; then `Ok` or the reason the chain failed.
     base_credentials: Mutex<Option<Result<(), String>>>,
 }
 
 impl Readiness {
-    pub fn new(issuers: Vec<Arc<IssuerKeys>>) -> Self {
+    /// `saml_idps`: entity IDs of the SAML IdPs, whose certificates are loaded before start.
+    pub fn new(issuers: Vec<Arc<IssuerKeys>>, saml_idps: Vec<String>) -> Self {
         Readiness {
             issuers,
+            saml_idps,
             base_credentials: Mutex::new(None),
         }
     }
@@ -42,7 +45,8 @@ impl Readiness {
                 })
             })
             .collect();
-        let keys_ok = self.issuers.iter().any(|k| k.is_loaded());
+        // Ready once any identity can be verified: SAML certificates are always loaded.
+        let keys_ok = !self.saml_idps.is_empty() || self.issuers.iter().any(|k| k.is_loaded());
         let creds = self
             .base_credentials
             .lock()
@@ -57,7 +61,7 @@ impl Readiness {
         let ready = keys_ok && creds_ok;
         (
             ready,
-            serde_json::json!({ "ready": ready, "issuers": issuers, "base_credentials": creds_detail }),
+            serde_json::json!({ "ready": ready, "issuers": issuers, "saml_idps": self.saml_idps, "base_credentials": creds_detail }),
         )
     }
 }

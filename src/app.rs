@@ -87,7 +87,14 @@ pub async fn start(config: Config, overrides: Overrides) -> Result<Running, Star
     let auth = Authenticator::from_config(&config, &http, clock.clone(), metrics.clone())
         .map_err(StartError::Identity)?;
     let issuer_keys: Vec<Arc<IssuerKeys>> = auth.issuers().map(|v| v.keys().clone()).collect();
-    let readiness = Arc::new(Readiness::new(issuer_keys.clone()));
+    let readiness = Arc::new(Readiness::new(
+        issuer_keys.clone(),
+        config
+            .saml_idps
+            .iter()
+            .map(|i| i.entity_id.clone())
+            .collect(),
+    ));
 
     let broker = SessionBroker::new(
         sts.clone() as Arc<dyn StsClient>,

@@ -90,6 +90,16 @@ fn config_errors_stop_start_up_and_name_the_key() {
             "duration_seconds = 60",
             "sts.duration_seconds",
         ),
+        (
+            "[sts]",
+            "[[saml_idps]]\nentity_id = \"https://idp\"\ncertificate_files = [\"/nonexistent.pem\"]\naudiences = [\"a\"]\nrecipients = [\"r\"]\n\n[sts]",
+            "saml_idps[0].certificate_files",
+        ),
+        (
+            "[sts]",
+            "[[saml_idps]]\nentity_id = \"https://idp\"\nmetadata_file = \"/nonexistent.xml\"\naudiences = [\"a\"]\nrecipients = []\n\n[sts]",
+            "saml_idps[0].recipients",
+        ),
     ];
     for (from, to, key) in cases {
         let text = sample_config().replacen(from, to, 1);
@@ -196,7 +206,7 @@ async fn demo_prints_commands_that_work() {
     let mut seen = String::new();
     read_until(&mut out, "Ctrl-C", &mut seen);
     let curls: Vec<&str> = seen.lines().filter(|l| l.starts_with("curl ")).collect();
-    assert_eq!(curls.len(), 3, "{seen}");
+    assert_eq!(curls.len(), 4, "{seen}");
     let mut statuses = Vec::new();
     for line in &curls {
         let (method, url, headers, body) = parse_curl(line);
@@ -206,7 +216,8 @@ async fn demo_prints_commands_that_work() {
             assert!(text.contains("hello from alice"), "{text}");
         }
     }
-    assert_eq!(statuses, [201, 200, 403], "{seen}");
+    // alice sends, bob lists, carol lists with a SAML assertion, alice posing as bob is refused.
+    assert_eq!(statuses, [201, 200, 200, 403], "{seen}");
     // The printed WebSocket URL opens alice's messaging socket through the bridge.
     let ws_url = seen
         .lines()

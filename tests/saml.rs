@@ -152,3 +152,28 @@ async fn a_refusal_names_both_schemes_and_counts_its_reason() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn a_saml_only_gateway_is_ready_and_serves_saml() {
+    let h = Harness::start_with(|t| {
+        let start = t.find("[[issuers]]").unwrap();
+        let end = t.find("[[saml_idps]]").unwrap();
+        format!("{}{}", &t[..start], &t[end..])
+    })
+    .await;
+    let ready = h.admin("/readyz").await;
+    assert_eq!(ready.json()["saml_idps"][0], SAML_ENTITY_ID);
+    let auth = format!("SAML {}", h.standins.saml_assertion_for("frank"));
+    let r = h
+        .send(
+            "GET",
+            &messages_path(),
+            &[("authorization", auth.as_str())],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // A bearer token now has no issuer to go to.
+    let r = h.call("alice", "GET", &messages_path(), "").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
