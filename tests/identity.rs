@@ -19,8 +19,9 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// Adds keys to the `[[issuers]]` table (the demo config has `[[saml_idps]]` right after it).
 fn issuer_keys(keys: &str) -> impl FnOnce(String) -> String + '_ {
-    move |t| t.replacen("[sts]", &format!("{keys}\n\n[sts]"), 1)
+    move |t| t.replacen("[[saml_idps]]", &format!("{keys}\n\n[[saml_idps]]"), 1)
 }
 
 async fn get(h: &Harness, token: &str) -> support::Reply {
