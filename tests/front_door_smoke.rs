@@ -86,3 +86,50 @@ fn mutated_tokens_never_panic_the_front_door() {
     }
     assert_eq!(runs, 15_000);
 }
+
+#[test]
+fn mutated_saml_never_panics_the_front_door() {
+    use stsgate::demo::saml_idp::{AssertionSpec, SamlIdpStandIn, encode};
+    use stsgate::identity::{decode_saml, inspect_assertion};
+    fastrand::seed(0x5a31_0001);
+    let idp = SamlIdpStandIn::new("https://idp.example/saml");
+    let spec = AssertionSpec::new(&idp.entity_id, "alice", "aud", "https://acs", 0);
+    let signed = idp.signed_assertion(&spec);
+    let seeds = [signed.clone(), idp.response(&signed, "https://acs", 0)];
+    let markup = [
+        &b"<"[..],
+        b">",
+        b"<!--",
+        b"<!DOCTYPE",
+        b"&amp;",
+        b"&#x0;",
+        b"\"",
+        b"xmlns:saml=\"x\"",
+    ];
+    let mut accepted = 0;
+    for seed in &seeds {
+        for _ in 0..3_000 {
+            let mut bytes = seed.clone().into_bytes();
+            let at = fastrand::usize(..bytes.len());
+            match fastrand::u8(..3) {
+                0 => bytes.truncate(at),
+                1 => bytes
+                    .splice(
+                        at..at,
+                        markup[fastrand::usize(..markup.len())].iter().copied(),
+                    )
+                    .for_each(drop),
+                _ => bytes[at] ^= 1 << fastrand::u8(..8),
+            }
+            let xml = String::from_utf8_lossy(&bytes);
+            let encoded = encode(&xml);
+            if let Ok(s) = inspect_assertion(&encoded, 64 * 1024) {
+                accepted += 1;
+                assert!(!s.issuer.is_empty());
+                assert_eq!(decode_saml(&encoded, 64 * 1024).as_deref(), Ok(&*xml));
+            }
+        }
+    }
+    // Some mutations (in text, say) keep the structure; the rest are refused with a reason.
+    assert!(accepted > 0 && accepted < 6_000, "{accepted}");
+}

@@ -1,30 +1,61 @@
-//! The token front door: whatever arrives in `Authorization` (or `?token=`), extraction and the
-//! structural checks must answer Ok or a typed refusal and never panic; anything accepted is a
-//! three-segment JWS within the size limit that names an issuer.
+//! The front door: whatever arrives in `Authorization`, the SAML header or `?token=`, extraction
+//! and the structural checks must answer Ok or a typed refusal and never panic. Anything accepted
+//! keeps its shape: a three-segment JWS naming an issuer, or a SAML document with one assertion
+//! that has an ID and an issuer.
 #![no_main]
 
+use front_door::identity::IdentityError;
+use front_door::identity::credential::{Credential, credential};
+use front_door::identity::front_door::{inspect_assertion, inspect_token};
+use front_door::identity::saml::scan;
 use libfuzzer_sys::fuzz_target;
-use stsgate::identity::{bearer_token, inspect_token};
 
-const MAX: usize = 8 * 1024;
+const MAX_TOKEN: usize = 8 * 1024;
+const MAX_SAML: usize = 64 * 1024;
+const SAML_HEADER: http::HeaderName = http::HeaderName::from_static("x-saml-assertion");
 
-fn check(token: &str) {
-    if let Ok(iss) = inspect_token(token, MAX) {
-        assert!(token.len() <= MAX);
+fn check_token(token: &str) {
+    if let Ok(iss) = inspect_token(token, MAX_TOKEN) {
+        assert!(token.len() <= MAX_TOKEN);
         assert_eq!(token.split('.').count(), 3);
         let _ = iss;
     }
 }
 
+fn check_saml(encoded: &str) {
+    match inspect_assertion(encoded, MAX_SAML) {
+        Ok(s) => {
+            assert!(encoded.len() <= MAX_SAML);
+            assert!(!s.issuer.is_empty() && !s.issuer.trim().is_empty());
+        }
+        Err(e) => assert!(!e.reason().is_empty()),
+    }
+}
+
+fn check_xml(xml: &str) {
+    if let Ok(s) = scan(xml) {
+        // One assertion means the document says `Assertion` at least once, and is signed.
+        assert!(xml.contains("Assertion") && xml.contains("Signature"));
+        assert!(!s.issuer.is_empty());
+    } else if let Err(IdentityError::Oversize) = scan(xml) {
+        unreachable!("the scan has no size limit of its own");
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     if let Ok(value) = http::HeaderValue::from_bytes(data) {
-        let mut headers = http::HeaderMap::new();
-        headers.insert(http::header::AUTHORIZATION, value);
-        if let Ok(token) = bearer_token(&headers) {
-            check(token);
+        for name in [http::header::AUTHORIZATION, SAML_HEADER] {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(name, value.clone());
+            match credential(&headers, Some(&SAML_HEADER)) {
+                Ok(Credential::Jwt(t)) => check_token(t),
+                Ok(Credential::Saml(s)) => check_saml(s),
+                Err(_) => {}
+            }
         }
     }
     if let Ok(text) = std::str::from_utf8(data) {
-        check(text);
+        check_token(text);
+        check_xml(text);
     }
 });

@@ -6,6 +6,8 @@
 //! `stsgate_token_rejections_total` label.
 
 mod credential;
+mod error;
+mod front_door;
 mod jws;
 mod keys;
 mod oidc;
@@ -13,9 +15,11 @@ mod saml;
 mod token_cache;
 
 pub use credential::{Credential, bearer_token, credential};
+pub use error::IdentityError;
+pub use front_door::{decode_saml, inspect_assertion, inspect_token};
 pub use keys::{IssuerKeys, KeyError};
 pub use oidc::{IssuerVerifier, check_algorithm};
-pub use saml::{SamlVerifier, check_signature_algorithm, inspect_assertion, load_certificates};
+pub use saml::{SamlVerifier, check_signature_algorithm, load_certificates};
 pub use token_cache::TokenCache;
 
 use crate::clock::{SharedClock, unix_seconds};
@@ -48,100 +52,6 @@ impl Principal {
             Value::Bool(b) => Some(b.to_string()),
             _ => None,
         }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IdentityError {
-    #[error("no bearer token")]
-    Missing,
-    #[error("token larger than the configured maximum")]
-    Oversize,
-    #[error("token is not a well-formed JWS: {0}")]
-    Malformed(&'static str),
-    #[error("token header uses an unsupported feature: {0}")]
-    UnsupportedHeader(&'static str),
-    #[error("token issuer is not configured")]
-    UnknownIssuer,
-    #[error("token algorithm is not allowed")]
-    DisallowedAlgorithm,
-    #[error("no key of the issuer matches the token")]
-    UnknownKey,
-    #[error("the issuer's keys are not available")]
-    KeysUnavailable,
-    #[error("token signature is invalid")]
-    BadSignature,
-    #[error("token has expired")]
-    Expired,
-    #[error("token is not valid yet")]
-    NotYetValid,
-    #[error("token was issued in the future")]
-    IssuedInFuture,
-    #[error("token audience is not accepted")]
-    WrongAudience,
-    #[error("token lacks the required claim {0}")]
-    MissingClaim(&'static str),
-    #[error("token_use is not the one this issuer accepts")]
-    WrongTokenUse,
-    #[error("a required claim does not have its required value")]
-    ClaimMismatch,
-    #[error("token is older than the maximum token age")]
-    TooOld,
-    #[error("assertion is not well-formed SAML: {0}")]
-    MalformedSaml(&'static str),
-    #[error("assertion is not signed")]
-    Unsigned,
-    #[error("the signed element is not the assertion presented: {0}")]
-    SignatureWrapping(&'static str),
-    #[error("assertion is not addressed to this recipient")]
-    WrongRecipient,
-    #[error("assertion has no usable bearer SubjectConfirmation")]
-    NoBearerConfirmation,
-    #[error("assertion has a condition stsgate cannot honour: {0}")]
-    UnsupportedCondition(&'static str),
-}
-
-impl IdentityError {
-    /// Closed label set for metrics and logs.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            IdentityError::Missing => "missing",
-            IdentityError::Oversize => "oversize",
-            IdentityError::Malformed(_) => "malformed",
-            IdentityError::UnsupportedHeader(_) => "unsupported_header",
-            IdentityError::UnknownIssuer => "unknown_issuer",
-            IdentityError::DisallowedAlgorithm => "disallowed_alg",
-            IdentityError::UnknownKey => "unknown_kid",
-            IdentityError::KeysUnavailable => "keys_unavailable",
-            IdentityError::BadSignature => "bad_signature",
-            IdentityError::Expired => "expired",
-            IdentityError::NotYetValid => "not_yet_valid",
-            IdentityError::IssuedInFuture => "issued_in_future",
-            IdentityError::WrongAudience => "wrong_audience",
-            IdentityError::MissingClaim(_) => "missing_claim",
-            IdentityError::WrongTokenUse => "wrong_token_use",
-            IdentityError::ClaimMismatch => "claim_mismatch",
-            IdentityError::TooOld => "too_old",
-            IdentityError::MalformedSaml(_) => "malformed",
-            IdentityError::Unsigned => "unsigned",
-            IdentityError::SignatureWrapping(_) => "signature_wrapping",
-            IdentityError::WrongRecipient => "wrong_recipient",
-            IdentityError::NoBearerConfirmation => "no_bearer_confirmation",
-            IdentityError::UnsupportedCondition(_) => "unsupported_condition",
-        }
-    }
-}
-
-/// The checks every token passes before any issuer, key or network is involved: size, JWS
-/// structure, JOSE header rules and the presence of `iss`. The fuzzing entry point.
-pub fn inspect_token(token: &str, max_token_bytes: usize) -> Result<String, IdentityError> {
-    if token.len() > max_token_bytes {
-        return Err(IdentityError::Oversize);
-    }
-    let jws = jws::parse(token)?;
-    match jws.claims.get("iss") {
-        Some(Value::String(s)) => Ok(s.clone()),
-        _ => Err(IdentityError::MissingClaim("iss")),
     }
 }
 
@@ -246,7 +156,7 @@ impl Authenticator {
         if let Some(p) = self.cache.get(key, now).await {
             return Ok(p);
         }
-        let xml = saml::decode(encoded, self.max_saml_bytes)?;
+        let xml = decode_saml(encoded, self.max_saml_bytes)?;
         let scanned = saml::scan(&xml)?;
         let verifier = self
             .saml_idps

@@ -1,6 +1,6 @@
 //! SAML 2.0 assertions as a client credential (`Authorization: SAML <base64>`).
 //!
-//! Owns decoding, the structural scan, XML-DSig verification (xmlsec through samael) and the
+//! Owns the structural scan, XML-DSig verification (xmlsec through samael) and the
 //! checks a SAML relying party makes. Only the exact bytes the IdP signed are parsed for claims:
 //! samael hands back xmlsec's pre-digest buffer, so unsigned content never reaches [`assertion`].
 
@@ -14,8 +14,6 @@ pub use scan::{Scanned, scan};
 use super::{IdentityError, Principal};
 use crate::clock::{SharedClock, unix_seconds};
 use crate::config::SamlIdpConfig;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
@@ -48,22 +46,6 @@ pub fn check_signature_algorithm(name: &str) -> Result<AllowedSignatureAlgorithm
             ));
         }
     })
-}
-
-/// The checks every assertion passes before any certificate is involved: size, base64, UTF-8
-/// and the structural scan. The fuzzing entry point for SAML.
-pub fn inspect_assertion(encoded: &str, max_bytes: usize) -> Result<Scanned, IdentityError> {
-    scan(&decode(encoded, max_bytes)?)
-}
-
-pub fn decode(encoded: &str, max_bytes: usize) -> Result<String, IdentityError> {
-    if encoded.len() > max_bytes {
-        return Err(IdentityError::Oversize);
-    }
-    let bytes = STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| IdentityError::MalformedSaml("not base64"))?;
-    String::from_utf8(bytes).map_err(|_| IdentityError::MalformedSaml("not UTF-8"))
 }
 
 /// One configured IdP: its certificates and the rules its assertions must meet.

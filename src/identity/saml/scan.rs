@@ -6,7 +6,7 @@
 //! processing instructions, more than one assertion or one in an odd place (signature wrapping),
 //! and signatures anywhere but on the Response or the assertion.
 
-use crate::identity::IdentityError;
+use super::super::IdentityError;
 use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::{Namespace, ResolveResult};
