@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the per-request hot functions: JWS parsing (baseline), full token
-//! verification (RS256, ES256), claim mapping, and SigV4 signing of a small and a 64 KiB body.
+//! verification (RS256, ES256, a signed SAML assertion), the validated-credential cache, claim
+//! mapping, and SigV4 signing of a small and a 64 KiB body.
 //!
 //! `cargo bench --bench hot_paths`
 
@@ -52,6 +53,9 @@ fn identity(c: &mut Criterion) {
     let idp: &IdpStandIn = &standins.idp;
     let rs = bearer(&idp.sign(RSA_KID, &idp.claims_for("alice", AUDIENCE)));
     let es = bearer(&idp.sign(EC_KID, &idp.claims_for("alice", AUDIENCE)));
+    let mut saml = HeaderMap::new();
+    let assertion = format!("SAML {}", standins.saml_assertion_for("alice"));
+    saml.insert("authorization", assertion.parse().unwrap());
     let mapper = Mapper::from_config(&config);
     let principal = rt.block_on(auth.authenticate(&rs)).unwrap();
 
@@ -71,6 +75,12 @@ fn identity(c: &mut Criterion) {
     });
     g.bench_function("verify_es256", |b| {
         b.iter(|| rt.block_on(auth.authenticate(black_box(&es))).unwrap())
+    });
+    g.bench_function("verify_saml_assertion", |b| {
+        b.iter(|| rt.block_on(auth.authenticate(black_box(&saml))).unwrap())
+    });
+    g.bench_function("cached_saml_assertion", |b| {
+        b.iter(|| rt.block_on(cached.authenticate(black_box(&saml))).unwrap())
     });
     g.bench_function("map_claims", |b| {
         b.iter(|| mapper.map(black_box(&principal)).unwrap())
