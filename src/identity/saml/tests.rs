@@ -114,3 +114,60 @@ fn times_and_audiences_follow_the_clock_and_the_config() {
         Err(IdentityError::WrongAudience)
     );
 }
+
+#[tokio::test]
+async fn a_cached_assertion_is_refused_once_its_window_closes() {
+    // The cache reclaims memory on wall-clock time, so this test's clock starts at the real now.
+    let now = crate::clock::unix_seconds(std::time::SystemTime::now());
+    let idp = SamlIdpStandIn::new("https://idp.test/saml");
+    let config = crate::config::from_toml(&format!(
+        r#"
+[upstream]
+region = "us-east-1"
+[[saml_idps]]
+entity_id = "{}"
+certificates = ['''{}''']
+audiences = ["{AUD}"]
+recipients = ["{ACS}"]
+leeway_seconds = 0
+[sts]
+role_arn = "arn:aws:iam::111122223333:role/R"
+region = "us-east-1"
+[chime]
+app_instance_arn = "arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2222-3333-4444-555555555555"
+"#,
+        idp.entity_id,
+        idp.certificate_pem()
+    ))
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(
+        UNIX_EPOCH + Duration::from_secs(now as u64),
+    ));
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let auth = crate::identity::Authenticator::from_config(
+        &config,
+        &crate::http_client::HttpClient::new(),
+        clock.clone(),
+        metrics.clone(),
+    )
+    .unwrap();
+    let mut spec = AssertionSpec::new(&idp.entity_id, "alice", AUD, ACS, now);
+    spec.not_on_or_after = now + 10;
+    let encoded = crate::demo::saml_idp::encode(&idp.signed_assertion(&spec));
+
+    for _ in 0..2 {
+        assert_eq!(
+            auth.authenticate_saml(&encoded).await.unwrap().claims["sub"],
+            "alice"
+        );
+    }
+    assert_eq!(metrics.token_cache_hits.get(), 1);
+    clock.advance(Duration::from_secs(9));
+    assert!(auth.authenticate_saml(&encoded).await.is_ok());
+    // NotOnOrAfter is exclusive: at now + 10 the cached identity is gone and re-checking fails.
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        auth.authenticate_saml(&encoded).await.unwrap_err(),
+        IdentityError::Expired
+    );
+}
