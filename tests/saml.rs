@@ -55,15 +55,7 @@ async fn a_signed_response_in_the_configured_header_is_accepted() {
     let h = Harness::start_with(|t| format!("saml_header = \"x-saml-assertion\"\n{t}")).await;
     let idp = &h.standins.saml_idp;
     let spec = AssertionSpec::new(SAML_ENTITY_ID, "dave", SAML_AUDIENCE, SAML_RECIPIENT, now());
-    let response = idp.response(&spec.to_xml(), SAML_RECIPIENT, now());
-    let id = response
-        .split("ID=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    let signed = encode(&idp.sign_enveloped(&response, id));
+    let signed = encode(&idp.signed_response(&spec.to_xml(), SAML_RECIPIENT, now()));
 
     let listed = h
         .send(
@@ -110,15 +102,7 @@ async fn certificates_can_come_from_idp_metadata() {
         )
     })
     .await;
-    let auth = format!("SAML {}", h.standins.saml_assertion_for("erin"));
-    let r = h
-        .send(
-            "GET",
-            &messages_path(),
-            &[("authorization", auth.as_str())],
-            "",
-        )
-        .await;
+    let r = h.call_saml("erin", "GET", &messages_path(), "").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
@@ -163,15 +147,7 @@ async fn a_saml_only_gateway_is_ready_and_serves_saml() {
     .await;
     let ready = h.admin("/readyz").await;
     assert_eq!(ready.json()["saml_idps"][0], SAML_ENTITY_ID);
-    let auth = format!("SAML {}", h.standins.saml_assertion_for("frank"));
-    let r = h
-        .send(
-            "GET",
-            &messages_path(),
-            &[("authorization", auth.as_str())],
-            "",
-        )
-        .await;
+    let r = h.call_saml("frank", "GET", &messages_path(), "").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // A bearer token now has no issuer to go to.
     let r = h.call("alice", "GET", &messages_path(), "").await;

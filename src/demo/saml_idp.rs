@@ -178,6 +178,18 @@ impl SamlIdpStandIn {
         )
     }
 
+    /// A Response carrying `assertion_xml`, signed as a whole.
+    pub fn signed_response(&self, assertion_xml: &str, destination: &str, now: i64) -> String {
+        let response = self.response(assertion_xml, destination, now);
+        let id = response
+            .split("ID=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the Response has an ID")
+            .to_owned();
+        self.sign_enveloped(&response, &id)
+    }
+
     /// Signs the element `canonical` (whose `ID` is `id`) with an enveloped signature placed
     /// after its first `</saml:Issuer>`, where SAML's schema puts it.
     pub fn sign_enveloped(&self, canonical: &str, id: &str) -> String {

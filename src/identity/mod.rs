@@ -55,6 +55,16 @@ impl Principal {
     }
 }
 
+/// `required_claims` from the config as JSON values, the form claims are compared in.
+fn required_claims(
+    from_config: &std::collections::BTreeMap<String, toml::Value>,
+) -> Vec<(String, Value)> {
+    from_config
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null)))
+        .collect()
+}
+
 /// Picks the OIDC issuer by the token's exact `iss`, or the SAML IdP by the assertion's exact
 /// `<Issuer>`, and lets it verify the credential; remembers validated credentials by hash so a
 /// busy user costs one signature check, not one per request.

@@ -62,11 +62,7 @@ impl IssuerVerifier {
                 None => DEFAULT_ALGORITHMS.to_vec(),
             },
             token_use: c.token_use,
-            required_claims: c
-                .required_claims
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null)))
-                .collect(),
+            required_claims: super::required_claims(&c.required_claims),
             max_age: c.max_token_age_seconds.map(|s| s as i64),
             keys,
             clock,

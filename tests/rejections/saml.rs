@@ -49,6 +49,7 @@ pub fn cases(idp: &SamlIdpStandIn) -> Vec<Case> {
         assert!(xml.contains(from), "{from} not in the assertion");
         idp.sign_enveloped(&xml.replacen(from, to, 1), &s.id)
     };
+    // Edits the Response before signing it.
     let signed_response = |assertion: &str, edit: &dyn Fn(String) -> String| {
         let response = edit(idp.response(assertion, SAML_RECIPIENT, t));
         let id = root_id(&response).to_owned();

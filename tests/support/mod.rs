@@ -111,6 +111,16 @@ impl Harness {
         self.send(method, path, &headers, body).await
     }
 
+    /// As `sub`, with a signed SAML assertion from the stand-in IdP.
+    pub async fn call_saml(&self, sub: &str, method: &str, path: &str, body: &str) -> Reply {
+        let auth = format!("SAML {}", self.standins.saml_assertion_for(sub));
+        let mut headers = vec![("authorization", auth.as_str())];
+        if !body.is_empty() {
+            headers.push(("content-type", "application/json"));
+        }
+        self.send(method, path, &headers, body).await
+    }
+
     pub async fn admin(&self, path: &str) -> Reply {
         let req = Request::get(format!("http://{}{path}", self.gateway.admin_addr))
             .body(Full::new(Bytes::new()))

@@ -79,11 +79,7 @@ impl SamlVerifier {
             recipients: c.recipients.clone(),
             leeway: c.leeway_seconds as i64,
             claim_names: c.claims.clone().into_iter().collect(),
-            required_claims: c
-                .required_claims
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null)))
-                .collect(),
+            required_claims: super::required_claims(&c.required_claims),
             max_age: c.max_assertion_age_seconds.map(|s| s as i64),
             clock,
         })

@@ -49,15 +49,7 @@ fn accepts_a_signed_assertion_and_a_response_carrying_it() {
 #[test]
 fn accepts_a_signed_response_around_an_unsigned_assertion() {
     let (idp, v, spec) = setup();
-    let response = idp.response(&spec.to_xml(), ACS, NOW);
-    let id = response
-        .split("ID=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    let signed = idp.sign_enveloped(&response, id);
+    let signed = idp.signed_response(&spec.to_xml(), ACS, NOW);
     assert_eq!(verify(&v, &signed).unwrap().claims["sub"], "alice");
 }
 
