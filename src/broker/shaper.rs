@@ -2,7 +2,7 @@
 //! exponential back-off, all within one deadline per caller. Callers beyond a bound wait for a
 //! slot rather than fail at once. Time is tokio's, so tests can pause it.
 
-use super::sts::{StsError, StsErrorKind};
+use super::sts::StsError;
 use crate::metrics::Metrics;
 use std::future::Future;
 use std::sync::Mutex;
@@ -120,15 +120,5 @@ impl Shaper {
             };
             sleep(wait).await;
         }
-    }
-}
-
-impl StsError {
-    /// Throttling and outages may pass; refusals and invalid requests will not.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            StsErrorKind::Throttled | StsErrorKind::Unavailable
-        )
     }
 }

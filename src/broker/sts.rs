@@ -71,6 +71,14 @@ const KNOWN_CODES: &[&str] = &[
 ];
 
 impl StsError {
+    /// Throttling and outages may pass; refusals and invalid requests will not.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            StsErrorKind::Throttled | StsErrorKind::Unavailable
+        )
+    }
+
     pub fn from_code(code: &str, http_status: Option<u16>, message: String) -> Self {
         let label = KNOWN_CODES
             .iter()
