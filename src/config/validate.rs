@@ -4,6 +4,10 @@ use super::Config;
 use crate::arn::{check_app_instance_arn, check_role_arn};
 use url::Url;
 
+/// Bounds that keep time arithmetic far from overflow: an hour of clock skew, a year of age.
+const MAX_LEEWAY: u64 = 3600;
+const MAX_AGE: u64 = 366 * 86_400;
+
 /// STS accepts at most 50 session tags per AssumeRole.
 const MAX_SESSION_TAGS: usize = 50;
 
@@ -72,6 +76,12 @@ pub fn validate(c: &Config) -> Result<(), Vec<String>> {
                 &key("audiences"),
                 "list at least one non-empty audience".into(),
             );
+        }
+        if iss.leeway_seconds > MAX_LEEWAY {
+            bad(&key("leeway_seconds"), format!("at most {MAX_LEEWAY}"));
+        }
+        if iss.max_token_age_seconds.is_some_and(|a| a > MAX_AGE) {
+            bad(&key("max_token_age_seconds"), format!("at most {MAX_AGE}"));
         }
         if let Some(Err(why)) = iss.jwks_uri.as_ref().map(check_url) {
             bad(&key("jwks_uri"), why);
@@ -283,6 +293,15 @@ fn validate_saml(c: &Config, bad: &mut impl FnMut(&str, String)) {
     }
     for (i, idp) in c.saml_idps.iter().enumerate() {
         let key = |k: &str| format!("saml_idps[{i}].{k}");
+        if idp.leeway_seconds > MAX_LEEWAY {
+            bad(&key("leeway_seconds"), format!("at most {MAX_LEEWAY}"));
+        }
+        if idp.max_assertion_age_seconds.is_some_and(|a| a > MAX_AGE) {
+            bad(
+                &key("max_assertion_age_seconds"),
+                format!("at most {MAX_AGE}"),
+            );
+        }
         if idp.entity_id.trim().is_empty() {
             bad(&key("entity_id"), "must not be empty".into());
         }

@@ -74,6 +74,9 @@ pub struct Authenticator {
     saml_header: Option<HeaderName>,
     max_token_bytes: usize,
     max_saml_bytes: usize,
+    /// XML-DSig runs on the blocking pool; at most one verification per core at a time, so a
+    /// flood of large assertions queues here instead of occupying every blocking thread.
+    saml_permits: tokio::sync::Semaphore,
     cache: TokenCache,
     clock: SharedClock,
 }
@@ -112,6 +115,9 @@ impl Authenticator {
                 .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok()),
             max_token_bytes: c.max_token_bytes,
             max_saml_bytes: c.max_saml_bytes,
+            saml_permits: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
             cache: TokenCache::new(c.token_cache_max_entries, metrics),
             clock,
         })
@@ -173,6 +179,7 @@ impl Authenticator {
             .get(&scanned.issuer)
             .ok_or(IdentityError::UnknownIssuer)?
             .clone();
+        let _permit = self.saml_permits.acquire().await.expect("never closed");
         let principal = tokio::task::spawn_blocking(move || verifier.verify(&xml, &scanned))
             .await
             .map_err(|_| IdentityError::MalformedSaml("verification did not finish"))??;

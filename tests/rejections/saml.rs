@@ -145,7 +145,8 @@ pub fn cases(idp: &SamlIdpStandIn) -> Vec<Case> {
         saml(
             "SAML XSW: evil assertion wearing the genuine signature",
             &at_issuer_end(&evil, &genuine_signature),
-            "bad_signature",
+            // Its reference names the genuine assertion's ID, not the element it sits in.
+            "signature_wrapping",
         ),
         saml(
             "SAML XSW: evil assertion with the genuine one's ID",
@@ -279,6 +280,52 @@ pub fn cases(idp: &SamlIdpStandIn) -> Vec<Case> {
         saml(
             "SAML: root is not a Response or Assertion",
             "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"x\"></samlp:AuthnRequest>",
+            "malformed",
+        ),
+        // Shapes that would make xmlsec read files, fetch URLs or run transforms before any
+        // key is checked: refused by the scan.
+        saml(
+            "SAML: reference to a local file",
+            &genuine.replacen(&format!("URI=\"#{}\"", spec_id(&genuine)), "URI=\"/dev/zero\"", 1),
+            "signature_wrapping",
+        ),
+        saml(
+            "SAML: reference to a URL",
+            &genuine.replacen(&format!("URI=\"#{}\"", spec_id(&genuine)), "URI=\"http://127.0.0.1:1/\"", 1),
+            "signature_wrapping",
+        ),
+        saml(
+            "SAML: a second reference in the signature",
+            &genuine.replacen("</ds:SignedInfo>", "<ds:Reference URI=\"\"></ds:Reference></ds:SignedInfo>", 1),
+            "signature_wrapping",
+        ),
+        saml(
+            "SAML: XSLT transform",
+            &genuine.replacen("http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/TR/1999/REC-xslt-19991116", 1),
+            "unsupported_condition",
+        ),
+        saml(
+            "SAML: two signatures on the assertion",
+            &genuine.replacen("</ds:Signature>", &format!("</ds:Signature>{genuine_signature}"), 1),
+            "signature_wrapping",
+        ),
+        saml(
+            "SAML: a condition stsgate does not understand",
+            &signed_after("</saml:AudienceRestriction>", "</saml:AudienceRestriction><saml:Condition></saml:Condition>"),
+            "unsupported_condition",
+        ),
+        saml(
+            "SAML: UTF-7 declared",
+            &format!("<?xml version=\"1.0\" encoding=\"UTF-7\"?>{genuine}"),
+            "malformed",
+        ),
+        saml(
+            "SAML: signed Response without a Status",
+            &signed_response(&genuine, &|r| {
+                let a = r.find("<samlp:Status>").unwrap();
+                let b = r.find("</samlp:Status>").unwrap() + "</samlp:Status>".len();
+                format!("{}{}", &r[..a], &r[b..])
+            }),
             "malformed",
         ),
         saml_raw("SAML: not base64", "!!!not-base64!!!", "malformed"),

@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const SAML_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+const SAMLP_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 
 /// Claims the assertion itself defines; attributes of the same name do not replace them.
 const RESERVED: &[&str] = &["iss", "aud", "exp", "iat", "sub"];
@@ -19,9 +21,12 @@ pub(super) fn check(
     scanned: &Scanned,
     now: i64,
 ) -> Result<Principal, IdentityError> {
-    let assertion = match root_name(signed).as_deref() {
-        Some("Response") => from_response(v, signed)?,
-        Some("Assertion") => signed
+    let assertion = match root(signed)
+        .as_ref()
+        .map(|(ns, n)| (ns.as_str(), n.as_str()))
+    {
+        Some((SAMLP_NS, "Response")) => from_response(v, signed)?,
+        Some((SAML_NS, "Assertion")) => signed
             .parse::<Assertion>()
             .map_err(|_| IdentityError::MalformedSaml("signed assertion does not parse"))?,
         _ => {
@@ -38,7 +43,7 @@ pub(super) fn check(
     if assertion.version != "2.0" {
         return Err(IdentityError::MalformedSaml("Version is not 2.0"));
     }
-    if assertion.issuer.value.as_deref() != Some(v.entity_id.as_str()) {
+    if assertion.issuer.value.as_deref().map(str::trim) != Some(v.entity_id.as_str()) {
         return Err(IdentityError::UnknownIssuer);
     }
     let issued = assertion.issue_instant.timestamp();
@@ -111,7 +116,7 @@ fn from_response(v: &SamlVerifier, signed: &str) -> Result<Assertion, IdentityEr
         .status
         .as_ref()
         .and_then(|s| s.status_code.value.as_deref());
-    if status.is_some_and(|s| s != SUCCESS) {
+    if status != Some(SUCCESS) {
         return Err(IdentityError::MalformedSaml(
             "Response status is not Success",
         ));
@@ -126,7 +131,7 @@ fn from_response(v: &SamlVerifier, signed: &str) -> Result<Assertion, IdentityEr
     if response
         .issuer
         .as_ref()
-        .is_some_and(|i| i.value.as_deref() != Some(v.entity_id.as_str()))
+        .is_some_and(|i| i.value.as_deref().map(str::trim) != Some(v.entity_id.as_str()))
     {
         return Err(IdentityError::UnknownIssuer);
     }
@@ -275,15 +280,17 @@ fn seconds(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<i64> {
     t.map(|t| t.timestamp())
 }
 
-/// Local name of the document's root element.
-fn root_name(xml: &str) -> Option<String> {
-    let mut reader = quick_xml::Reader::from_str(xml);
+/// Namespace and local name of the document's root element.
+fn root(xml: &str) -> Option<(String, String)> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::NsReader::from_str(xml);
     loop {
-        match reader.read_event().ok()? {
-            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
-                return Some(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+        match reader.read_resolved_event().ok()? {
+            (quick_xml::name::ResolveResult::Bound(ns), Event::Start(e) | Event::Empty(e)) => {
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                return Some((text(ns.as_ref()), text(e.local_name().as_ref())));
             }
-            quick_xml::events::Event::Eof => return None,
+            (_, Event::Start(_) | Event::Empty(_) | Event::Eof) => return None,
             _ => {}
         }
     }

@@ -54,6 +54,13 @@ fn accepts_a_signed_response_around_an_unsigned_assertion() {
 }
 
 #[test]
+fn accepts_a_signed_response_around_a_signed_assertion() {
+    let (idp, v, spec) = setup();
+    let signed = idp.signed_response(&idp.signed_assertion(&spec), ACS, NOW);
+    assert_eq!(verify(&v, &signed).unwrap().claims["sub"], "alice");
+}
+
+#[test]
 fn refuses_a_tampered_assertion() {
     let (idp, v, spec) = setup();
     let signed = idp.signed_assertion(&spec).replace(">alice<", ">mallory<");
