@@ -12,7 +12,7 @@ const SAML_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 const SAMLP_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 
 /// Claims the assertion itself defines; attributes of the same name do not replace them.
-const RESERVED: &[&str] = &["iss", "aud", "exp", "iat", "sub"];
+const RESERVED: &[&str] = &["iss", "aud", "exp", "iat", "sub", "name_id_format"];
 
 /// `signed` is exactly what the IdP signed: a whole Response or a single Assertion.
 pub(super) fn check(
@@ -261,6 +261,15 @@ fn claims(
     claims.insert("exp".into(), expires_at.into());
     claims.insert("iat".into(), issued.into());
     claims.insert("sub".into(), subject.into());
+    // Lets `required_claims` insist on, say, persistent NameIDs (a transient one changes per login).
+    if let Some(format) = a
+        .subject
+        .as_ref()
+        .and_then(|s| s.name_id.as_ref())
+        .and_then(|n| n.format.clone())
+    {
+        claims.insert("name_id_format".into(), format.into());
+    }
     for (name, value) in &attributes {
         if !RESERVED.contains(&name.as_str()) {
             claims.insert(name.clone(), value.clone());

@@ -41,6 +41,10 @@ fn accepts_a_signed_assertion_and_a_response_carrying_it() {
         assert_eq!(p.claims["email"], "alice@example.com");
         assert_eq!(p.claims["mail"], "alice@example.com");
         assert_eq!(p.claims["aud"], AUD);
+        assert_eq!(
+            p.claims["name_id_format"],
+            "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+        );
         assert_eq!(p.expires_at, NOW + 3600);
         assert_eq!(p.valid_until, NOW + 3600 - 1 + 60);
     }
@@ -169,4 +173,32 @@ app_instance_arn = "arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2
         auth.authenticate_saml(&encoded).await.unwrap_err(),
         IdentityError::Expired
     );
+}
+
+#[test]
+fn required_claims_can_insist_on_a_persistent_name_id() {
+    let (idp, _, spec) = setup();
+    let config: SamlIdpConfig = toml::from_str(&format!(
+        "entity_id = {:?}\ncertificates = [{:?}]\naudiences = [{AUD:?}]\nrecipients = [{ACS:?}]\n[required_claims]\nname_id_format = \"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\"\n",
+        idp.entity_id,
+        idp.certificate_pem(),
+    ))
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(
+        UNIX_EPOCH + Duration::from_secs(NOW as u64),
+    ));
+    let strict = SamlVerifier::new(&config, clock).unwrap();
+    let unspecified = idp.signed_assertion(&spec);
+    assert_eq!(
+        verify(&strict, &unspecified).unwrap_err(),
+        IdentityError::ClaimMismatch
+    );
+    let persistent = idp.sign_enveloped(
+        &spec.to_xml().replace(
+            ":1.1:nameid-format:unspecified",
+            ":2.0:nameid-format:persistent",
+        ),
+        &spec.id,
+    );
+    assert_eq!(verify(&strict, &persistent).unwrap().claims["sub"], "alice");
 }
