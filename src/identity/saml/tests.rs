@@ -202,3 +202,59 @@ fn required_claims_can_insist_on_a_persistent_name_id() {
     );
     assert_eq!(verify(&strict, &persistent).unwrap().claims["sub"], "alice");
 }
+
+/// Signs the stand-in's canonical assertion after a text edit (which keeps it canonical).
+fn signed_after(idp: &SamlIdpStandIn, spec: &AssertionSpec, from: &str, to: &str) -> String {
+    let xml = spec.to_xml();
+    assert!(xml.contains(from), "{from} not in the assertion");
+    idp.sign_enveloped(&xml.replacen(from, to, 1), &spec.id)
+}
+
+#[test]
+fn edge_cases_from_review() {
+    let (idp, v, spec) = setup();
+    // Every AudienceRestriction must name us: a second one naming someone else fails.
+    let two = signed_after(
+        &idp,
+        &spec,
+        "</saml:AudienceRestriction>",
+        "</saml:AudienceRestriction><saml:AudienceRestriction><saml:Audience>urn:other</saml:Audience></saml:AudienceRestriction>",
+    );
+    assert_eq!(verify(&v, &two).unwrap_err(), IdentityError::WrongAudience);
+    // A bearer confirmation that is not valid yet confirms nothing.
+    let later = signed_after(
+        &idp,
+        &spec,
+        "<saml:SubjectConfirmationData ",
+        &format!(
+            "<saml:SubjectConfirmationData NotBefore=\"{}\" ",
+            crate::demo::saml_idp::xml_time(NOW + 120)
+        ),
+    );
+    assert_eq!(verify(&v, &later).unwrap_err(), IdentityError::NotYetValid);
+    // The IdP session ends exactly at the edge of the leeway: refused; a second later: fine.
+    let session_end = |end: i64| {
+        signed_after(
+            &idp,
+            &spec,
+            "-s\">",
+            &format!(
+                "-s\" SessionNotOnOrAfter=\"{}\">",
+                crate::demo::saml_idp::xml_time(end)
+            ),
+        )
+    };
+    assert_eq!(
+        verify(&v, &session_end(NOW - 60)).unwrap_err(),
+        IdentityError::Expired
+    );
+    assert_eq!(verify(&v, &session_end(NOW - 59)).unwrap().valid_until, NOW);
+    // Whitespace around the Issuer (pretty-printing IdPs) is not a different IdP.
+    let padded = signed_after(
+        &idp,
+        &spec,
+        &format!("<saml:Issuer>{}</saml:Issuer>", idp.entity_id),
+        &format!("<saml:Issuer>\n  {}\n</saml:Issuer>", idp.entity_id),
+    );
+    assert_eq!(verify(&v, &padded).unwrap().issuer, idp.entity_id);
+}
