@@ -137,82 +137,62 @@ async fn an_idp_outage_keeps_the_last_good_keys_and_shows_in_readyz() {
 async fn per_issuer_rules() {
     let h = Harness::start_with(issuer_keys("token_use = \"id\"\nmax_token_age_seconds = 600\nalgorithms = [\"RS256\"]\n[issuers.required_claims]\nemail_verified = true")).await;
     let idp = &h.standins.idp;
-    let ok = idp.sign(
-        RSA_KID,
-        &with(idp, |c| {
-            c.insert("email_verified".into(), true.into());
-        }),
+    type Edit = fn(&mut serde_json::Map<String, Value>);
+    // A token that meets every rule, then edited by `edit` and signed with `kid`.
+    let token = |kid: &str, edit: Edit| {
+        idp.sign(
+            kid,
+            &with(idp, |c| {
+                c.insert("email_verified".into(), true.into());
+                edit(c);
+            }),
+        )
+    };
+    assert_eq!(
+        get(&h, &token(RSA_KID, |_| {})).await.status,
+        StatusCode::OK
     );
-    assert_eq!(get(&h, &ok).await.status, StatusCode::OK);
-    rejected(
-        &h,
-        &idp.sign(
+    let cases: [(&str, Edit, &str); 6] = [
+        (
             RSA_KID,
-            &with(idp, |c| {
+            |c| {
                 c.insert("email_verified".into(), false.into());
-            }),
+            },
+            "claim_mismatch",
         ),
-        "claim_mismatch",
-    )
-    .await;
-    rejected(
-        &h,
-        &idp.sign(
+        (
             RSA_KID,
-            &with(idp, |c| {
+            |c| {
                 c.insert("email_verified".into(), "true".into());
-            }),
+            },
+            "claim_mismatch",
         ),
-        "claim_mismatch",
-    )
-    .await;
-    rejected(
-        &h,
-        &idp.sign(
+        (
             RSA_KID,
-            &with(idp, |c| {
-                c.insert("email_verified".into(), true.into());
+            |c| {
                 c.insert("token_use".into(), "access".into());
-            }),
+            },
+            "wrong_token_use",
         ),
-        "wrong_token_use",
-    )
-    .await;
-    rejected(
-        &h,
-        &idp.sign(
+        (
             RSA_KID,
-            &with(idp, |c| {
-                c.insert("email_verified".into(), true.into());
+            |c| {
                 c.insert("iat".into(), (now() - 3600).into());
-            }),
+            },
+            "too_old",
         ),
-        "too_old",
-    )
-    .await;
-    rejected(
-        &h,
-        &idp.sign(
+        (
             RSA_KID,
-            &with(idp, |c| {
-                c.insert("email_verified".into(), true.into());
+            |c| {
                 c.remove("iat");
-            }),
+            },
+            "missing_claim",
         ),
-        "missing_claim",
-    )
-    .await;
-    rejected(
-        &h,
-        &idp.sign(
-            EC_KID,
-            &with(idp, |c| {
-                c.insert("email_verified".into(), true.into());
-            }),
-        ),
-        "disallowed_alg",
-    )
-    .await;
+        (EC_KID, |_| {}, "disallowed_alg"),
+    ];
+    for (kid, edit, reason) in cases {
+        rejected(&h, &token(kid, edit), reason).await;
+    }
 }
 
 #[tokio::test]
