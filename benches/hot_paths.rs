@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use stsgate::clock::SystemClock;
 use stsgate::config::from_toml;
-use stsgate::demo::idp::{EC_KID, IdpStandIn, RSA_KID};
-use stsgate::demo::{AUDIENCE, StandIns, sigv4_check::ResigningCheck};
 use stsgate::http_client::HttpClient;
 use stsgate::identity::Authenticator;
 use stsgate::mapping::Mapper;
 use stsgate::signing::Signer;
+use stsgate_standins::idp::{EC_KID, IdpStandIn, RSA_KID};
+use stsgate_standins::{AUDIENCE, StandIns, sigv4_check::ResigningCheck};
 
 fn bearer(token: &str) -> HeaderMap {
     let mut h = HeaderMap::new();

@@ -15,9 +15,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stsgate::demo::sigv4_check::ResigningCheck;
-use stsgate::demo::{AUDIENCE, StandIns};
 use stsgate::error::full;
+use stsgate_standins::sigv4_check::ResigningCheck;
+use stsgate_standins::{AUDIENCE, StandIns};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -102,7 +102,7 @@ async fn main() {
         .replacen(&standins.chime.endpoint(), &upstream, 1);
     let gateway = stsgate::app::start(
         stsgate::config::from_toml(&toml).unwrap(),
-        standins.overrides(),
+        stsgate::app::Overrides::with_base_credentials(standins.base_credentials.clone()),
     )
     .await
     .unwrap();

@@ -30,6 +30,16 @@ pub struct Overrides {
     pub clock: Option<SharedClock>,
 }
 
+impl Overrides {
+    /// Fixed base credentials instead of the AWS chain (the demo's stand-in keys).
+    pub fn with_base_credentials(c: aws_credential_types::Credentials) -> Self {
+        Overrides {
+            base_credentials: Some(SharedCredentialsProvider::new(c)),
+            ..Overrides::default()
+        }
+    }
+}
+
 /// A started stsgate: both listeners bound and serving.
 pub struct Running {
     pub proxy_addr: SocketAddr,

@@ -14,7 +14,10 @@
 //! - [`proxy`]: the pipeline, the upstream client and the accept loop.
 //! - [`metrics`], [`admin`]: Prometheus metrics and the admin listener.
 //! - [`error`]: every failure and its client response, in one place.
-//! - [`app`]: assembly; [`demo`]: in-process stand-ins for the IdP, STS and Chime.
+//! - [`app`]: assembly; [`shutdown`]: the stop signal.
+//!
+//! The stand-ins for the IdP, STS and Chime that `stsgate demo` and the tests use are their own
+//! crate (`crates/standins`), which this library never depends on.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -24,11 +27,11 @@ pub mod broker;
 pub mod chime;
 pub mod clock;
 pub mod config;
-pub mod demo;
 pub mod error;
 pub mod http_client;
 pub mod identity;
 pub mod mapping;
 pub mod metrics;
 pub mod proxy;
+pub mod shutdown;
 pub mod signing;

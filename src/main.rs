@@ -1,6 +1,8 @@
 //! The `stsgate` binary: parses the command line, sets up logging, then runs the proxy or the
 //! demo. No request logic lives here.
 
+mod demo;
+
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,7 +66,7 @@ fn main() -> ExitCode {
             Command::Demo {
                 listen,
                 admin_listen,
-            } => report(stsgate::demo::run(listen, admin_listen).await),
+            } => report(demo::run(listen, admin_listen).await),
             Command::Run => match load(cli.config) {
                 Ok(config) => report(run(config).await),
                 Err(code) => code,
@@ -96,7 +98,7 @@ fn load(path: Option<PathBuf>) -> Result<stsgate::config::Config, ExitCode> {
 
 async fn run(config: stsgate::config::Config) -> anyhow::Result<()> {
     let running = stsgate::app::start(config, Default::default()).await?;
-    stsgate::demo::wait_for_signal().await;
+    stsgate::shutdown::signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())

@@ -2,13 +2,11 @@
 //! Chime stand-in received from stsgate. Needs `python3` with botocore (`.ci/run` installs it);
 //! set `STSGATE_SKIP_BOTOCORE=1` to skip on a machine without it.
 
-mod support;
-
+use crate::support::{Harness, message_body, messages_path};
 use base64::Engine;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use stsgate::demo::{demo_channel_arn, encode_label};
-use support::{Harness, message_body, messages_path};
+use stsgate_standins::{demo_channel_arn, encode_label};
 
 fn botocore_available() -> bool {
     Command::new("python3")
@@ -28,7 +26,7 @@ async fn botocore_accepts_every_signature_stsgate_made() {
         return;
     }
     let h = Harness::start().await;
-    let alice_arn = format!("{}/user/alice", stsgate::demo::APP_INSTANCE_ARN);
+    let alice_arn = format!("{}/user/alice", stsgate_standins::APP_INSTANCE_ARN);
     let calls = [
         ("POST", messages_path(), message_body("hello world")),
         (
@@ -70,7 +68,7 @@ async fn botocore_accepts_every_signature_stsgate_made() {
     let requests: Vec<serde_json::Value> = received
         .iter()
         .map(|r| {
-            let ak = support::access_key_of(r);
+            let ak = crate::support::access_key_of(r);
             let headers: serde_json::Map<String, serde_json::Value> = r
                 .headers
                 .iter()

@@ -1,13 +1,11 @@
 //! The session broker over real sockets: the STS stand-in can be slow, failing or refusing, and
 //! can issue short-lived credentials so refresh-ahead happens within a test.
 
-mod support;
-
+use crate::support::{Harness, access_key_of, messages_path};
 use futures_util::future::join_all;
 use http::StatusCode;
 use std::time::Duration;
-use stsgate::demo::sts::StsBehaviour;
-use support::{Harness, access_key_of, messages_path};
+use stsgate_standins::sts::StsBehaviour;
 
 fn with_sts(keys: &str) -> impl FnOnce(String) -> String + '_ {
     move |t| t.replacen("[session_tags]", &format!("{keys}\n[session_tags]"), 1)

@@ -1,15 +1,13 @@
 //! Chime knowledge over real sockets: the allow-list, binding the caller in headers and query
 //! strings, per-operation metrics, the messaging WebSocket bridge and opt-in credential vending.
 
-mod support;
-
+use crate::support::{Harness, message_body, messages_path};
 use futures_util::{SinkExt, StreamExt};
 use http::StatusCode;
 use std::time::Duration;
-use stsgate::demo::chime::SocketEvent;
-use stsgate::demo::sts::StsBehaviour;
-use stsgate::demo::{APP_INSTANCE_ARN, encode_label};
-use support::{Harness, message_body, messages_path};
+use stsgate_standins::chime::SocketEvent;
+use stsgate_standins::sts::StsBehaviour;
+use stsgate_standins::{APP_INSTANCE_ARN, encode_label};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -35,7 +33,7 @@ async fn operations_outside_the_allow_list_are_refused_before_sts() {
             "GET",
             format!(
                 "/channels/{}/subchannels",
-                encode_label(&stsgate::demo::demo_channel_arn())
+                encode_label(&stsgate_standins::demo_channel_arn())
             ),
             "ListSubChannels",
         ),

@@ -1,8 +1,6 @@
 //! The binary as users run it: the CLI contract, config errors, the demo's printed commands, the
 //! standard AWS credential chain and endpoint variable, and logs free of secrets.
 
-mod support;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -11,7 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use stsgate::demo::{AUDIENCE, StandIns};
+use stsgate_standins::{AUDIENCE, StandIns};
 
 fn stsgate() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stsgate"));
@@ -251,13 +249,13 @@ async fn demo_prints_commands_that_work() {
 
 #[tokio::test]
 async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
-    let standins = StandIns::start(Arc::new(support::sigv4::IndependentCheck))
+    let standins = StandIns::start(Arc::new(crate::support::sigv4::IndependentCheck))
         .await
         .unwrap();
     // STS comes from AWS_ENDPOINT_URL_STS, the proxy's own keys from the environment.
     let sts_line = format!("endpoint = \"{}\"\n", standins.sts.endpoint());
     let config = standins
-        .config_toml(support::any_port(), support::any_port())
+        .config_toml(crate::support::any_port(), crate::support::any_port())
         .replacen(&sts_line, "", 1);
     assert!(!config.contains(&standins.sts.endpoint()));
     let f = write_config(&config);
@@ -300,7 +298,7 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
 
     let token = standins.idp.token_for("alice", AUDIENCE);
     let auth = vec![("authorization".to_owned(), format!("Bearer {token}"))];
-    let path = support::messages_path();
+    let path = crate::support::messages_path();
     let (status, body) = http(
         "POST",
         &format!("{proxy}{path}"),
@@ -309,7 +307,7 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
             vec![("content-type".into(), "application/json".into())],
         ]
         .concat(),
-        &support::message_body("x"),
+        &crate::support::message_body("x"),
     )
     .await;
     assert_eq!(status, 201, "{body}");

@@ -89,8 +89,8 @@ fn mutated_tokens_never_panic_the_front_door() {
 
 #[test]
 fn mutated_saml_never_panics_the_front_door() {
-    use stsgate::demo::saml_idp::{AssertionSpec, SamlIdpStandIn, encode};
     use stsgate::identity::{decode_saml, inspect_assertion};
+    use stsgate_standins::saml_idp::{AssertionSpec, SamlIdpStandIn, encode};
     fastrand::seed(0x5a31_0001);
     let idp = SamlIdpStandIn::new("https://idp.example/saml");
     let spec = AssertionSpec::new(&idp.entity_id, "alice", "aud", "https://acs", 0);

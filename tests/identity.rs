@@ -1,16 +1,14 @@
 //! Inbound identity over real sockets: several issuers, key rotation and the refetch limit, an
 //! IdP outage, per-issuer token rules and the validated-token cache.
 
-mod support;
-
+use crate::support::{Harness, messages_path};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use stsgate::demo::AUDIENCE;
-use stsgate::demo::idp::{EC_KID, IdpStandIn, RSA_KID};
-use support::{Harness, messages_path};
+use stsgate_standins::AUDIENCE;
+use stsgate_standins::idp::{EC_KID, IdpStandIn, RSA_KID};
 
 fn now() -> i64 {
     SystemTime::now()
@@ -24,7 +22,7 @@ fn issuer_keys(keys: &str) -> impl FnOnce(String) -> String + '_ {
     move |t| t.replacen("[[saml_idps]]", &format!("{keys}\n\n[[saml_idps]]"), 1)
 }
 
-async fn get(h: &Harness, token: &str) -> support::Reply {
+async fn get(h: &Harness, token: &str) -> crate::support::Reply {
     h.send(
         "GET",
         &messages_path(),

@@ -2,19 +2,17 @@
 //! challenge, and causes no STS call and no upstream request. Dependency failures map to
 //! 403/502/503/504 as documented.
 
-#[path = "rejections/saml.rs"]
-mod saml_cases;
-mod support;
+mod saml;
 
+use crate::support::{Harness, message_body, messages_path};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::StatusCode;
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
-use stsgate::demo::idp::{EC_KID, RSA_KID};
-use stsgate::demo::sts::StsBehaviour;
-use stsgate::demo::{APP_INSTANCE_ARN, AUDIENCE};
-use support::{Harness, message_body, messages_path};
+use stsgate_standins::idp::{EC_KID, RSA_KID};
+use stsgate_standins::sts::StsBehaviour;
+use stsgate_standins::{APP_INSTANCE_ARN, AUDIENCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn now() -> i64 {
@@ -479,7 +477,7 @@ fn cases(h: &Harness) -> Vec<Case> {
 async fn every_refusal_is_clear_and_costs_nothing_upstream() {
     let h = Harness::start().await;
     let mut cases = cases(&h);
-    cases.extend(saml_cases::cases(&h.standins.saml_idp));
+    cases.extend(saml::cases(&h.standins.saml_idp));
     assert!(
         cases.len() >= 40,
         "the hostile table has {} cases",

@@ -2,12 +2,10 @@
 //! stand-ins. The Chime and STS stand-ins verify every signature with the independent verifier,
 //! so a 2xx here means the signature, session token and bearer policy all held.
 
-mod support;
-
+use crate::support::{Harness, message_body, messages_path};
 use futures_util::future::join_all;
 use http::StatusCode;
-use stsgate::demo::{APP_INSTANCE_ARN, ROLE_ARN, USER_ID_TAG, demo_channel_arn, encode_label};
-use support::{Harness, message_body, messages_path};
+use stsgate_standins::{APP_INSTANCE_ARN, ROLE_ARN, USER_ID_TAG, demo_channel_arn, encode_label};
 
 fn user_arn(user: &str) -> String {
     format!("{APP_INSTANCE_ARN}/user/{user}")
@@ -168,8 +166,8 @@ async fn es256_tokens_and_cognito_access_tokens_are_accepted() {
     let h = Harness::start().await;
     let idp = &h.standins.idp;
     let es = idp.sign(
-        stsgate::demo::idp::EC_KID,
-        &idp.claims_for("erin", stsgate::demo::AUDIENCE),
+        stsgate_standins::idp::EC_KID,
+        &idp.claims_for("erin", stsgate_standins::AUDIENCE),
     );
     let r = h
         .send(
@@ -182,12 +180,12 @@ async fn es256_tokens_and_cognito_access_tokens_are_accepted() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
     // A Cognito access token: no aud, client_id instead.
-    let mut claims = idp.claims_for("frank", stsgate::demo::AUDIENCE);
+    let mut claims = idp.claims_for("frank", stsgate_standins::AUDIENCE);
     let obj = claims.as_object_mut().unwrap();
     obj.remove("aud");
-    obj.insert("client_id".into(), stsgate::demo::AUDIENCE.into());
+    obj.insert("client_id".into(), stsgate_standins::AUDIENCE.into());
     obj.insert("token_use".into(), "access".into());
-    let access = idp.sign(stsgate::demo::idp::RSA_KID, &claims);
+    let access = idp.sign(stsgate_standins::idp::RSA_KID, &claims);
     let r = h
         .send(
             "GET",

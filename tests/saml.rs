@@ -2,12 +2,12 @@
 //! its own XML-DSig implementation, stsgate verifies with xmlsec, and the request reaches the
 //! STS and Chime stand-ins as the asserted user.
 
-mod support;
-
+use crate::support::{Harness, message_body, messages_path};
 use http::StatusCode;
-use stsgate::demo::saml_idp::{AssertionSpec, encode};
-use stsgate::demo::{APP_INSTANCE_ARN, SAML_AUDIENCE, SAML_ENTITY_ID, SAML_RECIPIENT, USER_ID_TAG};
-use support::{Harness, message_body, messages_path};
+use stsgate_standins::saml_idp::{AssertionSpec, encode};
+use stsgate_standins::{
+    APP_INSTANCE_ARN, SAML_AUDIENCE, SAML_ENTITY_ID, SAML_RECIPIENT, USER_ID_TAG,
+};
 
 fn now() -> i64 {
     stsgate::clock::unix_seconds(std::time::SystemTime::now())

@@ -1,13 +1,11 @@
 //! Golden SigV4 vectors computed by botocore 1.43.11: the independent test verifier must reproduce
 //! them exactly, and stsgate's signer must produce byte-identical Authorization headers.
 
-mod support;
-
+use crate::support::sigv4::{IndependentCheck, compute};
 use bytes::Bytes;
 use serde_json::Value;
-use stsgate::demo::standin::{ReceivedRequest, SignatureCheck};
 use stsgate::signing::Signer;
-use support::sigv4::{IndependentCheck, compute};
+use stsgate_standins::standin::{ReceivedRequest, SignatureCheck};
 
 const REST_VECTORS: &[&str] = &[
     "SendChannelMessage",
@@ -225,5 +223,6 @@ fn websocket_presign_matches_botocore_and_the_js_sdk() {
         .collect(),
         body: Bytes::new(),
     };
-    support::sigv4::check_presigned(&received, &inputs().1, "chime", "us-east-1", time).unwrap();
+    crate::support::sigv4::check_presigned(&received, &inputs().1, "chime", "us-east-1", time)
+        .unwrap();
 }

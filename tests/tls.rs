@@ -2,13 +2,11 @@
 //! whose certificate chains to a test CA, trusted only through `upstream.ca_file`. Without it, the
 //! same upstream is refused, so certificate verification is real.
 
-mod support;
-
+use crate::support::{Harness, message_body, messages_path};
 use http::StatusCode;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::sync::Arc;
-use support::{Harness, message_body, messages_path};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A TLS terminator for `localhost` in front of `backend`; returns its port and the CA's PEM.
@@ -81,11 +79,11 @@ async fn the_upstream_is_reached_over_verified_tls() {
     let toml = point_upstream_at(port, Some(ca_file.path()))(
         probe
             .standins
-            .config_toml(support::any_port(), support::any_port()),
+            .config_toml(crate::support::any_port(), crate::support::any_port()),
     );
     let gateway = stsgate::app::start(
         stsgate::config::from_toml(&toml).unwrap(),
-        probe.standins.overrides(),
+        stsgate::app::Overrides::with_base_credentials(probe.standins.base_credentials.clone()),
     )
     .await
     .unwrap();
@@ -131,7 +129,7 @@ async fn a_bad_ca_file_stops_start_up_naming_the_key() {
     let toml = point_upstream_at(1, Some(f.path()))(
         probe
             .standins
-            .config_toml(support::any_port(), support::any_port()),
+            .config_toml(crate::support::any_port(), crate::support::any_port()),
     );
     let e = stsgate::config::from_toml(&toml).unwrap_err().to_string();
     assert!(e.contains("upstream.ca_file"), "{e}");

@@ -5,8 +5,8 @@
 
 use super::{Case, now};
 use http::StatusCode;
-use stsgate::demo::saml_idp::{AssertionSpec, SamlIdpStandIn, encode};
-use stsgate::demo::{SAML_AUDIENCE, SAML_ENTITY_ID, SAML_RECIPIENT};
+use stsgate_standins::saml_idp::{AssertionSpec, SamlIdpStandIn, encode};
+use stsgate_standins::{SAML_AUDIENCE, SAML_ENTITY_ID, SAML_RECIPIENT};
 
 fn saml(name: &'static str, xml: &str, reason: &'static str) -> Case {
     saml_raw(name, &encode(xml), reason)
@@ -219,7 +219,7 @@ pub fn cases(idp: &SamlIdpStandIn) -> Vec<Case> {
                 "-s\">",
                 &format!(
                     "-s\" SessionNotOnOrAfter=\"{}\">",
-                    stsgate::demo::saml_idp::xml_time(t - 60)
+                    stsgate_standins::saml_idp::xml_time(t - 60)
                 ),
             ),
             "expired",

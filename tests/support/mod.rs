@@ -13,7 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use stsgate::app::Running;
-use stsgate::demo::{AUDIENCE, StandIns};
+use stsgate_standins::{AUDIENCE, StandIns};
 
 pub const LOOPBACK_ANY: &str = "127.0.0.1:0";
 
@@ -56,9 +56,12 @@ impl Harness {
             .unwrap();
         let toml = edit(&standins, standins.config_toml(any_port(), any_port()));
         let config = stsgate::config::from_toml(&toml).unwrap();
-        let gateway = stsgate::app::start(config, standins.overrides())
-            .await
-            .unwrap();
+        let gateway = stsgate::app::start(
+            config,
+            stsgate::app::Overrides::with_base_credentials(standins.base_credentials.clone()),
+        )
+        .await
+        .unwrap();
         let client = Client::builder(TokioExecutor::new()).build_http();
         let h = Harness {
             standins,
@@ -156,7 +159,7 @@ impl Harness {
 pub fn messages_path() -> String {
     format!(
         "/channels/{}/messages",
-        stsgate::demo::encode_label(&stsgate::demo::demo_channel_arn())
+        stsgate_standins::encode_label(&stsgate_standins::demo_channel_arn())
     )
 }
 
@@ -165,7 +168,7 @@ pub fn message_body(content: &str) -> String {
 }
 
 /// The access key id a received request was signed with.
-pub fn access_key_of(r: &stsgate::demo::standin::ReceivedRequest) -> String {
+pub fn access_key_of(r: &stsgate_standins::standin::ReceivedRequest) -> String {
     let auth = r.header("authorization").expect("signed request");
     let credential = auth
         .split("Credential=")

@@ -4,7 +4,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use stsgate::demo::standin::{ReceivedRequest, SignatureCheck};
+use stsgate_standins::standin::{ReceivedRequest, SignatureCheck};
 
 pub struct IndependentCheck;
 

@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::clock::ManualClock;
-use crate::demo::saml_idp::{AssertionSpec, SamlIdpStandIn};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
+use stsgate_standins::saml_idp::{AssertionSpec, SamlIdpStandIn};
 
 const NOW: i64 = 1_795_000_000;
 const AUD: &str = "urn:stsgate:test";
@@ -156,7 +156,7 @@ app_instance_arn = "arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2
     .unwrap();
     let mut spec = AssertionSpec::new(&idp.entity_id, "alice", AUD, ACS, now);
     spec.not_on_or_after = now + 10;
-    let encoded = crate::demo::saml_idp::encode(&idp.signed_assertion(&spec));
+    let encoded = stsgate_standins::saml_idp::encode(&idp.signed_assertion(&spec));
 
     for _ in 0..2 {
         assert_eq!(
@@ -228,7 +228,7 @@ fn edge_cases_from_review() {
         "<saml:SubjectConfirmationData ",
         &format!(
             "<saml:SubjectConfirmationData NotBefore=\"{}\" ",
-            crate::demo::saml_idp::xml_time(NOW + 120)
+            stsgate_standins::saml_idp::xml_time(NOW + 120)
         ),
     );
     assert_eq!(verify(&v, &later).unwrap_err(), IdentityError::NotYetValid);
@@ -240,7 +240,7 @@ fn edge_cases_from_review() {
             "-s\">",
             &format!(
                 "-s\" SessionNotOnOrAfter=\"{}\">",
-                crate::demo::saml_idp::xml_time(end)
+                stsgate_standins::saml_idp::xml_time(end)
             ),
         )
     };

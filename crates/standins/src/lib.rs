@@ -1,18 +1,20 @@
-//! `stsgate demo`: the proxy plus in-process stand-ins for an OIDC issuer, a SAML IdP, STS and
-//! Chime messaging, all on loopback, so a newcomer sees the whole exchange with no AWS account.
-//! The same stand-ins serve the integration tests. Never used by `stsgate run`.
+//! Stand-ins for the world around stsgate, on loopback: an OIDC issuer, a SAML IdP (with its own
+//! XML-DSig signer), STS (Query/XML) and Chime messaging (REST-JSON and the WebSocket), each
+//! speaking the real wire protocol. `stsgate demo` and the integration tests use them.
+//!
+//! This crate does not depend on stsgate: it knows stsgate only by the TOML config it writes
+//! ([`StandIns::config_toml`]) and the requests it receives, so nothing stsgate gets wrong can be
+//! hidden by sharing its code.
 
 pub mod chime;
+pub mod http;
 pub mod idp;
 pub mod saml_idp;
 pub mod sigv4_check;
 pub mod standin;
 pub mod sts;
 
-use crate::app::{self, Overrides, Running};
-use crate::config::{Config, from_toml};
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use chime::{ChimeSettings, ChimeStandIn};
 use idp::IdpStandIn;
 use saml_idp::{AssertionSpec, SamlIdpStandIn};
@@ -112,33 +114,11 @@ app_instance_arn = "{APP_INSTANCE_ARN}"
         )
     }
 
-    pub fn config(&self, listen: SocketAddr, admin_listen: SocketAddr) -> Config {
-        from_toml(&self.config_toml(listen, admin_listen)).expect("the demo config is valid")
-    }
-
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
-            base_credentials: Some(SharedCredentialsProvider::new(
-                self.base_credentials.clone(),
-            )),
-            ..Overrides::default()
-        }
-    }
-
     /// A signed SAML assertion for `sub`, valid for an hour, base64 (`Authorization: SAML <this>`).
     pub fn saml_assertion_for(&self, sub: &str) -> String {
-        let now = crate::clock::unix_seconds(std::time::SystemTime::now());
+        let now = unix_now();
         let spec = AssertionSpec::new(SAML_ENTITY_ID, sub, SAML_AUDIENCE, SAML_RECIPIENT, now);
         saml_idp::encode(&self.saml_idp.signed_assertion(&spec))
-    }
-
-    /// Starts stsgate against these stand-ins.
-    pub async fn start_gateway(
-        &self,
-        listen: SocketAddr,
-        admin_listen: SocketAddr,
-    ) -> Result<Running, app::StartError> {
-        app::start(self.config(listen, admin_listen), self.overrides()).await
     }
 }
 
@@ -157,69 +137,9 @@ pub fn encode_label(arn: &str) -> String {
         .replace("%7E", "~")
 }
 
-/// Runs the demo until Ctrl-C.
-pub async fn run(listen: SocketAddr, admin_listen: SocketAddr) -> anyhow::Result<()> {
-    let standins = StandIns::start(Arc::new(sigv4_check::ResigningCheck)).await?;
-    let running = standins.start_gateway(listen, admin_listen).await?;
-    let proxy = format!("http://{}", running.proxy_addr);
-    let alice = standins.idp.token_for("alice", AUDIENCE);
-    let bob = standins.idp.token_for("bob", AUDIENCE);
-    let path = format!("/channels/{}/messages", encode_label(&demo_channel_arn()));
-    let body = r#"{"Content":"hello from alice","Type":"STANDARD","Persistence":"PERSISTENT","ClientRequestToken":"demo-0001"}"#;
-
-    println!("stsgate demo is running (stand-ins for the IdP, STS and Chime on loopback).");
-    println!();
-    println!("  proxy:    {proxy}");
-    println!("  metrics:  http://{}/metrics", running.admin_addr);
-    println!("  ready:    http://{}/readyz", running.admin_addr);
-    println!("  issuer:   {}", standins.idp.issuer);
-    println!("  SAML IdP: {SAML_ENTITY_ID}");
-    println!();
-    println!("Send a message as alice:");
-    println!(
-        "curl -sS -X POST '{proxy}{path}' -H 'Authorization: Bearer {alice}' -H 'Content-Type: application/json' -d '{body}'"
-    );
-    println!();
-    println!("List the channel's messages as bob:");
-    println!("curl -sS '{proxy}{path}' -H 'Authorization: Bearer {bob}'");
-    println!();
-    println!("The same as carol, with a signed SAML 2.0 assertion instead of an OIDC token:");
-    println!(
-        "curl -sS '{proxy}{path}' -H 'Authorization: SAML {}'",
-        standins.saml_assertion_for("carol")
-    );
-    println!();
-    println!("Pretend to be bob while authenticated as alice (refused with 403 bearer_mismatch):");
-    println!(
-        "curl -sS '{proxy}{path}' -H 'Authorization: Bearer {alice}' -H 'x-amz-chime-bearer: {APP_INSTANCE_ARN}/user/bob'"
-    );
-    println!();
-    println!(
-        "Open alice's messaging WebSocket (any WebSocket client, e.g. websocat), then send a message above:"
-    );
-    println!(
-        "websocat 'ws://{}/connect?token={alice}'",
-        running.proxy_addr
-    );
-    println!();
-    println!("Tokens and assertions are valid for one hour. Ctrl-C stops the demo.");
-
-    wait_for_signal().await;
-    running.shutdown().await;
-    Ok(())
-}
-
-/// Ctrl-C or, on Unix, SIGTERM (Kubernetes' stop signal).
-pub async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler installs");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

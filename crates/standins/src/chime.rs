@@ -9,9 +9,8 @@ use super::sigv4_check::parse_amz_date;
 use super::standin::{
     AuthorizationHeader, CredentialStore, ReceivedRequest, SignatureCheck, random_token,
 };
-use crate::error::{ProxyBody, json_response};
-use crate::proxy::serve;
-use crate::proxy::websocket::Upgrade;
+use crate::http::{Body, accept_websocket, json_response, serve};
+
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -103,7 +102,7 @@ impl ChimeStandIn {
     }
 }
 
-async fn handle(req: Request<Incoming>, state: Arc<State>) -> Response<ProxyBody> {
+async fn handle(req: Request<Incoming>, state: Arc<State>) -> Response<Body> {
     if req.uri().path() == "/connect" {
         return connect(req, state).await;
     }
@@ -186,7 +185,7 @@ fn authorize(req: &ReceivedRequest, state: &State) -> Result<Option<String>, Ref
     Ok(bearer)
 }
 
-fn route(req: &ReceivedRequest, state: &State, bearer: Option<&str>) -> Response<ProxyBody> {
+fn route(req: &ReceivedRequest, state: &State, bearer: Option<&str>) -> Response<Body> {
     let segments: Vec<&str> = req.path().trim_start_matches('/').split('/').collect();
     match (req.method.as_str(), segments.as_slice()) {
         ("GET", ["endpoints", "messaging-session"]) => json_response(
@@ -264,17 +263,16 @@ fn route(req: &ReceivedRequest, state: &State, bearer: Option<&str>) -> Response
 /// `GET /connect`: the messaging WebSocket. Like Chime, it accepts the upgrade and then either
 /// closes with 4401 (bad signature, token or user) or sends SESSION_ESTABLISHED and events. It
 /// echoes client frames back (a test facility: Chime itself ignores them).
-async fn connect(req: Request<Incoming>, state: Arc<State>) -> Response<ProxyBody> {
-    let (mut parts, _body) = req.into_parts();
-    let upgrade = Upgrade::from_parts(&mut parts);
+async fn connect(mut req: Request<Incoming>, state: Arc<State>) -> Response<Body> {
+    let upgrade = accept_websocket(&mut req);
     let received = ReceivedRequest {
-        method: parts.method.to_string(),
-        path_and_query: parts
-            .uri
+        method: req.method().to_string(),
+        path_and_query: req
+            .uri()
             .path_and_query()
             .map(|p| p.to_string())
             .unwrap_or_default(),
-        headers: parts.headers.clone(),
+        headers: req.headers().clone(),
         body: Default::default(),
     };
     state
@@ -282,7 +280,7 @@ async fn connect(req: Request<Incoming>, state: Arc<State>) -> Response<ProxyBod
         .lock()
         .expect("chime lock")
         .push(received.clone());
-    let Some(upgrade) = upgrade else {
+    let Some((resp, socket)) = upgrade else {
         return chime_error(
             StatusCode::BAD_REQUEST,
             "BadRequestException",
@@ -291,7 +289,6 @@ async fn connect(req: Request<Incoming>, state: Arc<State>) -> Response<ProxyBod
     };
     let verdict = authorize_presigned(&received, &state);
     let mut events = state.events.subscribe();
-    let (resp, socket) = upgrade.accept(Default::default());
     tokio::spawn(async move {
         let Some(mut ws) = socket.await else { return };
         if let Err(why) = verdict {
@@ -384,7 +381,7 @@ fn close_frame(code: u16, reason: &str) -> CloseFrame {
 }
 
 /// Chime's REST-JSON error shape, with `x-amzn-ErrorType` as the SDKs expect.
-fn chime_error(status: StatusCode, kind: &'static str, message: &str) -> Response<ProxyBody> {
+fn chime_error(status: StatusCode, kind: &'static str, message: &str) -> Response<Body> {
     let code = kind.trim_end_matches("Exception");
     let mut r = json_response(status, &json!({"Code": code, "Message": message}));
     r.headers_mut()

@@ -1,8 +1,8 @@
 //! An OIDC issuer stand-in on loopback: discovery document, JWKS with one RSA (RS256) and one
 //! P-256 (ES256) key generated at start, and token minting. Counts JWKS fetches.
 
-use crate::error::{ProxyBody, json_response};
-use crate::proxy::serve;
+use crate::http::serve;
+use crate::http::{Body, json_response};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
@@ -166,7 +166,7 @@ impl IdpStandIn {
     }
 }
 
-async fn handle(req: Request<Incoming>, state: Arc<State>) -> Response<ProxyBody> {
+async fn handle(req: Request<Incoming>, state: Arc<State>) -> Response<Body> {
     match req.uri().path() {
         "/.well-known/openid-configuration" => json_response(
             StatusCode::OK,

@@ -8,8 +8,8 @@ use super::standin::{
     AuthorizationHeader, CredentialStore, IssuedCredential, ReceivedRequest, SignatureCheck,
     random_token,
 };
-use crate::error::{ProxyBody, full};
-use crate::proxy::serve;
+use crate::http::Body;
+use crate::http::serve;
 use aws_smithy_types::date_time::{DateTime, Format};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
@@ -115,7 +115,7 @@ impl StsStandIn {
     }
 }
 
-async fn handle(req: Request<Incoming>, state: Arc<State>) -> Response<ProxyBody> {
+async fn handle(req: Request<Incoming>, state: Arc<State>) -> Response<Body> {
     let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     state.peak_in_flight.fetch_max(now, Ordering::SeqCst);
     let req = ReceivedRequest::read(req).await;
@@ -136,7 +136,7 @@ fn answer(
     req: &ReceivedRequest,
     state: &State,
     behaviour: &StsBehaviour,
-) -> Result<Response<ProxyBody>, Refusal> {
+) -> Result<Response<Body>, Refusal> {
     let auth = req
         .header("authorization")
         .and_then(AuthorizationHeader::parse)
@@ -285,7 +285,7 @@ fn parse_assume_role(form: &BTreeMap<String, String>) -> Result<AssumeRoleCall, 
     })
 }
 
-fn error(status: u16, code: &str, message: &str) -> Response<ProxyBody> {
+fn error(status: u16, code: &str, message: &str) -> Response<Body> {
     let xml = format!(
         r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>{}</RequestId></ErrorResponse>"#,
         random_token("", 26)
@@ -296,8 +296,8 @@ fn error(status: u16, code: &str, message: &str) -> Response<ProxyBody> {
     )
 }
 
-fn xml_response(status: StatusCode, xml: String) -> Response<ProxyBody> {
-    let mut r = Response::new(full(xml));
+fn xml_response(status: StatusCode, xml: String) -> Response<Body> {
+    let mut r = Response::new(Body::from(xml));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));

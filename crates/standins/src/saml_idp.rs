@@ -46,7 +46,7 @@ pub struct AssertionSpec {
 impl AssertionSpec {
     pub fn new(issuer: &str, subject: &str, audience: &str, recipient: &str, now: i64) -> Self {
         AssertionSpec {
-            id: format!("_a{}", crate::demo::standin::random_token("", 24)),
+            id: format!("_a{}", crate::standin::random_token("", 24)),
             issuer: issuer.into(),
             subject: subject.into(),
             audience: audience.into(),
@@ -134,7 +134,7 @@ impl SamlIdpStandIn {
     }
 
     pub fn certificate_pem(&self) -> String {
-        crate::demo::idp::pem_wrap("CERTIFICATE", &self.cert_der)
+        crate::idp::pem_wrap("CERTIFICATE", &self.cert_der)
     }
 
     /// IdP metadata naming the signing certificate, as IdPs publish it.
@@ -170,7 +170,7 @@ impl SamlIdpStandIn {
             ),
             p = SAMLP_NS,
             dest = attr(destination),
-            rid = crate::demo::standin::random_token("", 24),
+            rid = crate::standin::random_token("", 24),
             ii = xml_time(now),
             ns = SAML_NS,
             issuer = text(&self.entity_id),

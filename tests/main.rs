@@ -1,0 +1,17 @@
+//! stsgate's integration suite, one binary (each test binary links the whole crate): stsgate on
+//! loopback in front of the stand-ins (`crates/standins`), real clients where users bring them,
+//! and foreign verifiers (botocore, an independent SigV4 implementation) for every signature.
+
+mod support;
+
+mod botocore;
+mod broker;
+mod chime;
+mod cli;
+mod front_door_smoke;
+mod identity;
+mod rejections;
+mod request_path;
+mod saml;
+mod sigv4_golden;
+mod tls;
