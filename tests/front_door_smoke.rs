@@ -125,7 +125,7 @@ fn mutated_saml_never_panics_the_front_door() {
             let encoded = encode(&xml);
             if let Ok(s) = inspect_assertion(&encoded, 64 * 1024) {
                 accepted += 1;
-                assert!(!s.issuer.is_empty());
+                assert!(!s.scanned.issuer.is_empty());
                 assert_eq!(decode_saml(&encoded, 64 * 1024).as_deref(), Ok(&*xml));
             }
         }

@@ -4,21 +4,20 @@
 //! that has an ID and an issuer.
 #![no_main]
 
-use front_door::identity::IdentityError;
-use front_door::identity::credential::{Credential, credential};
-use front_door::identity::front_door::{inspect_assertion, inspect_token};
-use front_door::identity::saml::scan;
 use libfuzzer_sys::fuzz_target;
+use stsgate_front_door::{
+    Credential, IdentityError, credential, inspect_assertion, inspect_token, scan,
+};
 
 const MAX_TOKEN: usize = 8 * 1024;
 const MAX_SAML: usize = 64 * 1024;
 const SAML_HEADER: http::HeaderName = http::HeaderName::from_static("x-saml-assertion");
 
 fn check_token(token: &str) {
-    if let Ok(iss) = inspect_token(token, MAX_TOKEN) {
+    if let Ok(jws) = inspect_token(token, MAX_TOKEN) {
         assert!(token.len() <= MAX_TOKEN);
         assert_eq!(token.split('.').count(), 3);
-        let _ = iss;
+        assert!(token.starts_with(jws.signing_input) && token.ends_with(jws.signature));
     }
 }
 
@@ -26,7 +25,7 @@ fn check_saml(encoded: &str) {
     match inspect_assertion(encoded, MAX_SAML) {
         Ok(s) => {
             assert!(encoded.len() <= MAX_SAML);
-            assert!(!s.issuer.is_empty() && !s.issuer.trim().is_empty());
+            assert!(!s.scanned.issuer.trim().is_empty());
         }
         Err(e) => assert!(!e.reason().is_empty()),
     }

@@ -5,22 +5,22 @@
 //! checks. Knows nothing of AWS or Chime. Every refusal is an [`IdentityError`] whose `reason()` is the
 //! `stsgate_token_rejections_total` label.
 
-mod credential;
-mod error;
-mod front_door;
-mod jws;
 mod keys;
 mod oidc;
 mod saml;
 mod token_cache;
 
-pub use credential::{Credential, bearer_token, credential};
-pub use error::IdentityError;
-pub use front_door::{decode_saml, inspect_assertion, inspect_token};
 pub use keys::{IssuerKeys, KeyError};
 pub use oidc::{IssuerVerifier, check_algorithm};
 pub use saml::{SamlVerifier, check_signature_algorithm, load_certificates};
 pub use token_cache::TokenCache;
+
+// The front door (credential extraction and the checks made before any key) is its own crate,
+// so the fuzz target runs exactly what production runs.
+pub use stsgate_front_door::{
+    Credential, IdentityError, InspectedAssertion, UnverifiedJws, bearer_token, credential,
+    decode_saml, inspect_assertion, inspect_token,
+};
 
 use crate::clock::{SharedClock, unix_seconds};
 use crate::config::Config;
@@ -142,6 +142,7 @@ impl Authenticator {
 
     /// Verifies a bare token (e.g. from the `token` query parameter of a browser's WebSocket).
     pub async fn authenticate_token(&self, token: &str) -> Result<Arc<Principal>, IdentityError> {
+        // Size first: nothing larger is hashed, looked up or parsed.
         if token.len() > self.max_token_bytes {
             return Err(IdentityError::Oversize);
         }
@@ -150,13 +151,12 @@ impl Authenticator {
         if let Some(p) = self.cache.get(key, now).await {
             return Ok(p);
         }
-        let jws = jws::parse(token)?;
-        let iss = match jws.claims.get("iss") {
-            Some(Value::String(s)) => s.as_str(),
-            _ => return Err(IdentityError::MissingClaim("iss")),
-        };
+        let jws = inspect_token(token, self.max_token_bytes)?;
         // Exact match only: no prefix, case or trailing-slash leniency.
-        let verifier = self.issuers.get(iss).ok_or(IdentityError::UnknownIssuer)?;
+        let verifier = self
+            .issuers
+            .get(&jws.issuer)
+            .ok_or(IdentityError::UnknownIssuer)?;
         let principal = Arc::new(verifier.verify(&jws).await?);
         self.cache.insert(key, principal.clone(), now).await;
         Ok(principal)
@@ -172,8 +172,7 @@ impl Authenticator {
         if let Some(p) = self.cache.get(key, now).await {
             return Ok(p);
         }
-        let xml = decode_saml(encoded, self.max_saml_bytes)?;
-        let scanned = saml::scan(&xml)?;
+        let InspectedAssertion { xml, scanned } = inspect_assertion(encoded, self.max_saml_bytes)?;
         let verifier = self
             .saml_idps
             .get(&scanned.issuer)

@@ -2,8 +2,7 @@
 //! issuer, audience (`aud` or, for access tokens without one, `client_id`) and time claims
 //! against an injected clock with leeway.
 
-use super::jws::UnverifiedJws;
-use super::{IdentityError, IssuerKeys, Principal};
+use super::{IdentityError, IssuerKeys, Principal, UnverifiedJws};
 use crate::clock::{SharedClock, unix_seconds};
 use crate::config::{IssuerConfig, TokenUse};
 use jsonwebtoken::Algorithm;

@@ -6,10 +6,9 @@
 
 mod assertion;
 mod certs;
-mod scan;
 
 pub use certs::load_certificates;
-pub use scan::{Scanned, scan};
+pub use stsgate_front_door::Scanned;
 
 use super::{IdentityError, Principal};
 use crate::clock::{SharedClock, unix_seconds};

@@ -4,6 +4,7 @@ use super::*;
 use crate::clock::ManualClock;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
+use stsgate_front_door::scan;
 use stsgate_standins::saml_idp::{AssertionSpec, SamlIdpStandIn};
 
 const NOW: i64 = 1_795_000_000;

@@ -1,7 +1,7 @@
 //! Where the client's credential is: `Authorization: Bearer <jwt>`, `Authorization: SAML <base64>`
 //! or the operator's SAML header. Exactly one credential per request.
 
-use super::IdentityError;
+use crate::IdentityError;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName};
 

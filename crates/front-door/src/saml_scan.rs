@@ -10,7 +10,7 @@
 //! (files, URLs), transforms other than enveloped-signature and canonicalisation (XSLT, XPath),
 //! `Object`, `Manifest` and `RetrievalMethod`.
 
-use super::super::IdentityError;
+use crate::IdentityError;
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};

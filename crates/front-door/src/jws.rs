@@ -1,13 +1,15 @@
 //! Strict parsing of a compact JWS before any key is touched: three base64url segments, JSON
 //! objects, no JOSE features we do not implement. Signature checking is not done here.
 
-use super::IdentityError;
+use crate::IdentityError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 /// A token whose structure is sound but whose signature is not yet verified.
 pub struct UnverifiedJws<'a> {
+    /// `iss`, which picks the issuer whose keys and rules apply.
+    pub issuer: String,
     pub alg: String,
     pub kid: Option<String>,
     pub claims: Map<String, Value>,
@@ -16,6 +18,7 @@ pub struct UnverifiedJws<'a> {
     pub signature: &'a str,
 }
 
+/// Structure, JOSE header rules and a string `iss`; the signature is not checked here.
 pub fn parse(token: &str) -> Result<UnverifiedJws<'_>, IdentityError> {
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) =
@@ -56,7 +59,12 @@ pub fn parse(token: &str) -> Result<UnverifiedJws<'_>, IdentityError> {
         Some(Value::String(k)) => Some(k.clone()),
         Some(_) => return Err(IdentityError::Malformed("kid is not a string")),
     };
+    let issuer = match claims.get("iss") {
+        Some(Value::String(s)) => s.clone(),
+        _ => return Err(IdentityError::MissingClaim("iss")),
+    };
     Ok(UnverifiedJws {
+        issuer,
         alg,
         kid,
         claims,
