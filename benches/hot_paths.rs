@@ -33,20 +33,20 @@ fn identity(c: &mut Criterion) {
     let any = "127.0.0.1:0".parse().unwrap();
     let config = from_toml(&standins.config_toml(any, any)).unwrap();
     let metrics = Arc::new(stsgate::metrics::Metrics::new());
-    let uncached = stsgate::config::Config {
-        token_cache_max_entries: 0,
-        ..config.clone()
-    };
-    let auth = Authenticator::from_config(
+    let mut uncached = config.identity.clone();
+    uncached.token_cache_max_entries = 0;
+    let auth = Authenticator::new(
         &uncached,
         &HttpClient::new(),
         Arc::new(SystemClock),
         metrics.clone(),
-    )
-    .unwrap();
-    let cached =
-        Authenticator::from_config(&config, &HttpClient::new(), Arc::new(SystemClock), metrics)
-            .unwrap();
+    );
+    let cached = Authenticator::new(
+        &config.identity,
+        &HttpClient::new(),
+        Arc::new(SystemClock),
+        metrics,
+    );
     for v in auth.issuers().chain(cached.issuers()) {
         rt.block_on(v.keys().refresh()).unwrap();
     }
@@ -56,7 +56,7 @@ fn identity(c: &mut Criterion) {
     let mut saml = HeaderMap::new();
     let assertion = format!("SAML {}", standins.saml_assertion_for("alice"));
     saml.insert("authorization", assertion.parse().unwrap());
-    let mapper = Mapper::from_config(&config);
+    let mapper = Mapper::new(&config.mapping);
     let principal = rt.block_on(auth.authenticate(&rs)).unwrap();
 
     let mut g = c.benchmark_group("identity");

@@ -1,17 +1,15 @@
-//! Assembly: builds every stage from a validated [`Config`], binds both listeners and runs them
+//! Assembly: builds every stage from validated [`Settings`], binds both listeners and runs them
 //! until shutdown. The one place that knows how the stages fit together.
 
 use crate::admin::{self, Readiness};
-use crate::arn::app_instance_user_arn;
-use crate::broker::{AwsSts, BrokerSettings, SessionBroker, StsClient};
-use crate::chime::operations;
+use crate::broker::{AwsSts, SessionBroker, StsClient};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Config;
+use crate::config::Settings;
 use crate::http_client::HttpClient;
 use crate::identity::{Authenticator, IssuerKeys};
 use crate::mapping::Mapper;
 use crate::metrics::Metrics;
-use crate::proxy::websocket::{Bridge, WebSocketSettings};
+use crate::proxy::websocket::Bridge;
 use crate::proxy::{Gateway, Upstream, serve};
 use crate::signing::Signer;
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -58,13 +56,9 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("upstream.ca_file: {0}")]
-    Tls(String),
-    #[error("{0}")]
-    Identity(String),
 }
 
-pub async fn start(config: Config, overrides: Overrides) -> Result<Running, StartError> {
+pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, StartError> {
     // Some dependencies enable a second rustls backend; pin the process default to aws-lc-rs.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 
@@ -73,8 +67,8 @@ pub async fn start(config: Config, overrides: Overrides) -> Result<Running, Star
             .await
             .map_err(|source| StartError::Bind { what, addr, source })
     };
-    let proxy_listener = bind("listen", config.listen).await?;
-    let admin_listener = bind("admin_listen", config.admin_listen).await?;
+    let proxy_listener = bind("listen", settings.listen).await?;
+    let admin_listener = bind("admin_listen", settings.admin_listen).await?;
     let proxy_addr = proxy_listener
         .local_addr()
         .expect("bound socket has an address");
@@ -87,19 +81,14 @@ pub async fn start(config: Config, overrides: Overrides) -> Result<Running, Star
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
     let metrics = Arc::new(Metrics::new());
-    let extra_roots = match &config.upstream.ca_file {
-        // Validated at load time; a file that vanished since is a start-up error.
-        Some(path) => crate::http_client::read_ca_file(path).map_err(StartError::Tls)?,
-        None => Vec::new(),
-    };
-    let http = HttpClient::with_extra_roots(extra_roots);
-    let sts = Arc::new(AwsSts::from_config(&config.sts, overrides.base_credentials.clone()).await);
-    let auth = Authenticator::from_config(&config, &http, clock.clone(), metrics.clone())
-        .map_err(StartError::Identity)?;
+    let http = HttpClient::with_extra_roots(settings.upstream.extra_roots.clone());
+    let sts = Arc::new(AwsSts::new(&settings.sts, overrides.base_credentials.clone()).await);
+    let auth = Authenticator::new(&settings.identity, &http, clock.clone(), metrics.clone());
     let issuer_keys: Vec<Arc<IssuerKeys>> = auth.issuers().map(|v| v.keys().clone()).collect();
     let readiness = Arc::new(Readiness::new(
         issuer_keys.clone(),
-        config
+        settings
+            .identity
             .saml_idps
             .iter()
             .map(|i| i.entity_id.clone())
@@ -110,42 +99,28 @@ pub async fn start(config: Config, overrides: Overrides) -> Result<Running, Star
         sts.clone() as Arc<dyn StsClient>,
         metrics.clone(),
         clock.clone(),
-        BrokerSettings::from_config(&config.sts),
+        settings.broker.clone(),
     );
     let gateway = Arc::new(Gateway {
         auth,
-        mapper: Mapper::from_config(&config),
+        mapper: Mapper::new(&settings.mapping),
         broker: broker.clone(),
-        signer: Signer::new(config.upstream.region.clone()),
+        signer: Signer::new(settings.upstream.region.clone()),
         upstream: Upstream::new(
-            &config.upstream.endpoint_url(),
+            &settings.upstream.endpoint,
             http.clone(),
-            Duration::from_secs(config.upstream.timeout_seconds),
+            settings.upstream.timeout,
         ),
         bridge: Bridge {
-            settings: WebSocketSettings {
-                idle: Duration::from_secs(config.chime.websocket_idle_seconds),
-                max_message_bytes: config.chime.websocket_max_message_bytes,
-            },
+            settings: settings.chime.websocket.clone(),
             tls: http.tls_config(),
             metrics: metrics.clone(),
         },
-        bearer_mode: config.chime.bearer,
-        allowed: match &config.chime.allowed_operations {
-            Some(list) => list.iter().cloned().collect(),
-            None => operations::default_allowed()
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-        },
-        admin_user_arns: config
-            .chime
-            .admin_user_ids
-            .iter()
-            .map(|id| app_instance_user_arn(&config.chime.app_instance_arn, id))
-            .collect(),
-        vending: config.vending.enabled,
-        max_body_bytes: config.max_body_bytes,
+        bearer_mode: settings.chime.bearer,
+        allowed: settings.chime.allowed.clone(),
+        admin_user_arns: settings.chime.admin_user_arns.clone(),
+        vending: settings.proxy.vending,
+        max_body_bytes: settings.proxy.max_body_bytes,
         metrics: metrics.clone(),
         clock,
     });

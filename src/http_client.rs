@@ -9,7 +9,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -34,18 +33,6 @@ pub enum FetchError {
 
 /// Time allowed to open a TCP connection to any upstream.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Reads a PEM file of CA certificates; at least one must parse.
-pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: not PEM certificates: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{}: no certificate found", path.display()));
-    }
-    Ok(certs)
-}
 
 impl HttpClient {
     pub fn new() -> Self {

@@ -82,7 +82,7 @@ fn main() -> ExitCode {
     })
 }
 
-fn load(path: Option<PathBuf>) -> Result<stsgate::config::Config, ExitCode> {
+fn load(path: Option<PathBuf>) -> Result<stsgate::config::Settings, ExitCode> {
     let Some(path) = path else {
         eprintln!(
             "stsgate: no configuration file; pass --config FILE or set {}",
@@ -96,7 +96,7 @@ fn load(path: Option<PathBuf>) -> Result<stsgate::config::Config, ExitCode> {
     })
 }
 
-async fn run(config: stsgate::config::Config) -> anyhow::Result<()> {
+async fn run(config: stsgate::config::Settings) -> anyhow::Result<()> {
     let running = stsgate::app::start(config, Default::default()).await?;
     stsgate::shutdown::signal().await;
     tracing::info!("shutting down");

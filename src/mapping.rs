@@ -2,7 +2,8 @@
 //! needs ([`SessionSpec`]) and the AppInstanceUser it acts as. No I/O.
 
 use crate::arn::{app_instance_user_arn, is_app_instance_user_id};
-use crate::config::{Config, is_tag_char};
+use crate::config::is_tag_char;
+use crate::config::settings::MappingSettings;
 use crate::identity::Principal;
 use std::sync::Arc;
 
@@ -49,19 +50,15 @@ pub struct Mapper {
 }
 
 impl Mapper {
-    pub fn from_config(c: &Config) -> Self {
+    pub fn new(s: &MappingSettings) -> Self {
         Mapper {
-            role_arn: c.sts.role_arn.as_str().into(),
-            session_name_claim: c.sts.session_name_claim.clone(),
-            tags: c
-                .session_tags
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            duration_seconds: c.sts.duration_seconds as i32,
-            policy: c.sts.session_policy.as_deref().map(Arc::from),
-            app_instance_arn: c.chime.app_instance_arn.clone(),
-            user_id_claim: c.chime.user_id_claim.clone(),
+            role_arn: s.role_arn.clone(),
+            session_name_claim: s.session_name_claim.clone(),
+            tags: s.tags.clone(),
+            duration_seconds: s.duration_seconds,
+            policy: s.session_policy.clone(),
+            app_instance_arn: s.app_instance_arn.clone(),
+            user_id_claim: s.user_id_claim.clone(),
         }
     }
 

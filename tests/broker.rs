@@ -7,10 +7,6 @@ use http::StatusCode;
 use std::time::Duration;
 use stsgate_standins::sts::StsBehaviour;
 
-fn with_sts(keys: &str) -> impl FnOnce(String) -> String + '_ {
-    move |t| t.replacen("[session_tags]", &format!("{keys}\n[session_tags]"), 1)
-}
-
 #[tokio::test]
 async fn hundred_concurrent_first_requests_make_one_call() {
     let h = Harness::start().await;
@@ -29,9 +25,10 @@ async fn hundred_concurrent_first_requests_make_one_call() {
 #[tokio::test]
 async fn a_used_session_is_renewed_before_it_expires_and_no_request_waits() {
     // Credentials live 8 s: usable until 6 s (2 s margin), refreshed from 3 s (3 s ahead).
-    let h = Harness::start_with(with_sts(
-        "expiry_margin_seconds = 2\nrefresh_ahead_seconds = 3",
-    ))
+    let h = Harness::start_with(|c| {
+        c.sts.expiry_margin_seconds = 2;
+        c.sts.refresh_ahead_seconds = 3;
+    })
     .await;
     h.standins.sts.set_behaviour(StsBehaviour {
         lifetime: Some(Duration::from_secs(8)),
@@ -112,7 +109,7 @@ async fn a_denied_user_is_negative_cached() {
 
 #[tokio::test]
 async fn the_concurrency_bound_holds_against_real_sts_calls() {
-    let h = Harness::start_with(with_sts("max_concurrent_calls = 4")).await;
+    let h = Harness::start_with(|c| c.sts.max_concurrent_calls = 4).await;
     h.standins.sts.set_behaviour(StsBehaviour {
         delay: Duration::from_millis(150),
         ..Default::default()
@@ -134,7 +131,7 @@ async fn the_concurrency_bound_holds_against_real_sts_calls() {
 #[tokio::test]
 async fn the_session_policy_reaches_sts_and_the_cache_key() {
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"chime:ListChannelMessages","Resource":"*"}]}"#;
-    let h = Harness::start_with(with_sts(&format!("session_policy = '{policy}'"))).await;
+    let h = Harness::start_with(|c| c.sts.session_policy = Some(policy.into())).await;
     assert_eq!(
         h.call("alice", "GET", &messages_path(), "").await.status,
         StatusCode::OK

@@ -16,10 +16,6 @@ fn user_arn(user: &str) -> String {
     format!("{APP_INSTANCE_ARN}/user/{user}")
 }
 
-fn chime_keys(keys: &str) -> impl FnOnce(String) -> String + '_ {
-    move |t| format!("{t}{keys}\n")
-}
-
 #[tokio::test]
 async fn operations_outside_the_allow_list_are_refused_before_sts() {
     let h = Harness::start().await;
@@ -64,9 +60,10 @@ async fn operations_outside_the_allow_list_are_refused_before_sts() {
 
 #[tokio::test]
 async fn the_allow_list_is_configurable() {
-    let h = Harness::start_with(chime_keys(
-        "allowed_operations = [\"ListChannelMessages\", \"SearchChannels\"]",
-    ))
+    let h = Harness::start_with(|c| {
+        c.chime.allowed_operations =
+            Some(vec!["ListChannelMessages".into(), "SearchChannels".into()])
+    })
     .await;
     let r = h
         .call(
@@ -91,7 +88,7 @@ async fn the_allow_list_is_configurable() {
 
 #[tokio::test]
 async fn a_user_arn_in_the_query_must_be_the_callers_unless_admin() {
-    let h = Harness::start_with(chime_keys("admin_user_ids = [\"root\"]")).await;
+    let h = Harness::start_with(|c| c.chime.admin_user_ids = vec!["root".into()]).await;
     let q = |user: &str| {
         format!(
             "/channels?scope=app-instance-user-memberships&app-instance-user-arn={}",
@@ -324,12 +321,9 @@ async fn browsers_may_pass_the_token_in_the_query() {
 #[tokio::test]
 async fn sockets_close_with_a_retryable_code_before_credentials_expire() {
     // Credentials live 35 s; the bridge stops 30 s before expiry, so after ~5 s.
-    let h = Harness::start_with(|t| {
-        t.replacen(
-            "[session_tags]",
-            "expiry_margin_seconds = 2\nrefresh_ahead_seconds = 3\n[session_tags]",
-            1,
-        )
+    let h = Harness::start_with(|c| {
+        c.sts.expiry_margin_seconds = 2;
+        c.sts.refresh_ahead_seconds = 3;
     })
     .await;
     h.standins.sts.set_behaviour(StsBehaviour {
@@ -345,9 +339,10 @@ async fn sockets_close_with_a_retryable_code_before_credentials_expire() {
 
 #[tokio::test]
 async fn idle_and_oversize_sockets_are_closed() {
-    let h = Harness::start_with(chime_keys(
-        "websocket_idle_seconds = 1\nwebsocket_max_message_bytes = 1024",
-    ))
+    let h = Harness::start_with(|c| {
+        c.chime.websocket_idle_seconds = 1;
+        c.chime.websocket_max_message_bytes = 1024;
+    })
     .await;
     let mut ws = open(&h, "", Some(&h.token("alice"))).await.unwrap();
     assert!(next_text(&mut ws).await.contains("SESSION_ESTABLISHED"));
@@ -361,7 +356,7 @@ async fn idle_and_oversize_sockets_are_closed() {
 
 #[tokio::test]
 async fn credential_vending_is_off_by_default_and_opt_in() {
-    let h = Harness::start_with(|t| format!("{t}\n[vending]\nenabled = true\n")).await;
+    let h = Harness::start_with(|c| c.vending.enabled = true).await;
     let r = h.call("alice", "POST", "/credentials", "").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.headers["cache-control"], "no-store");

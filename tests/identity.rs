@@ -17,11 +17,6 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// Adds keys to the `[[issuers]]` table (the demo config has `[[saml_idps]]` right after it).
-fn issuer_keys(keys: &str) -> impl FnOnce(String) -> String + '_ {
-    move |t| t.replacen("[[saml_idps]]", &format!("{keys}\n\n[[saml_idps]]"), 1)
-}
-
 async fn get(h: &Harness, token: &str) -> crate::support::Reply {
     h.send(
         "GET",
@@ -48,11 +43,13 @@ fn with(idp: &IdpStandIn, edit: impl FnOnce(&mut serde_json::Map<String, Value>)
 #[tokio::test]
 async fn several_issuers_each_by_its_exact_iss() {
     let second = IdpStandIn::start().await.unwrap();
-    let extra = format!(
-        "[[issuers]]\nissuer = \"{}\"\naudiences = [\"second-app\"]",
-        second.issuer
-    );
-    let h = Harness::start_with(issuer_keys(&extra)).await;
+    let h = Harness::start_with(|c| {
+        let mut other = c.issuers[0].clone();
+        other.issuer = second.issuer.clone();
+        other.audiences = vec!["second-app".into()];
+        c.issuers.push(other);
+    })
+    .await;
     assert_eq!(get(&h, &h.token("alice")).await.status, StatusCode::OK);
     assert_eq!(
         get(&h, &second.token_for("bob", "second-app")).await.status,
@@ -97,14 +94,7 @@ async fn unknown_kids_refetch_at_most_once_per_interval_and_rotation_works() {
 
 #[tokio::test]
 async fn an_idp_outage_keeps_the_last_good_keys_and_shows_in_readyz() {
-    let h = Harness::start_with(|t| {
-        t.replacen(
-            "audiences = [",
-            "jwks_refetch_interval_seconds = 1\naudiences = [",
-            1,
-        )
-    })
-    .await;
+    let h = Harness::start_with(|c| c.issuers[0].jwks_refetch_interval_seconds = 1).await;
     let idp = &h.standins.idp;
     idp.set_jwks_down(true);
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -133,7 +123,16 @@ async fn an_idp_outage_keeps_the_last_good_keys_and_shows_in_readyz() {
 
 #[tokio::test]
 async fn per_issuer_rules() {
-    let h = Harness::start_with(issuer_keys("token_use = \"id\"\nmax_token_age_seconds = 600\nalgorithms = [\"RS256\"]\n[issuers.required_claims]\nemail_verified = true")).await;
+    let h = Harness::start_with(|c| {
+        let issuer = &mut c.issuers[0];
+        issuer.token_use = Some(stsgate::config::TokenUse::Id);
+        issuer.max_token_age_seconds = Some(600);
+        issuer.algorithms = Some(vec!["RS256".into()]);
+        issuer
+            .required_claims
+            .insert("email_verified".into(), toml::Value::Boolean(true));
+    })
+    .await;
     let idp = &h.standins.idp;
     type Edit = fn(&mut serde_json::Map<String, Value>);
     // A token that meets every rule, then edited by `edit` and signed with `kid`.
@@ -217,10 +216,7 @@ async fn hmac_signed_with_the_public_key_is_refused() {
 
 #[tokio::test]
 async fn validated_tokens_are_cached_until_they_expire() {
-    let h = Harness::start_with(|t| {
-        t.replacen("audiences = [", "leeway_seconds = 0\naudiences = [", 1)
-    })
-    .await;
+    let h = Harness::start_with(|c| c.issuers[0].leeway_seconds = 0).await;
     let idp = &h.standins.idp;
     let short = idp.sign(
         RSA_KID,

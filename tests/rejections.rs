@@ -589,10 +589,7 @@ async fn chunked_oversize_body_is_refused_without_content_length() {
 #[tokio::test]
 async fn sts_refusal_is_403_and_sts_outage_is_503_with_retry_after() {
     // A short STS budget: the outage is retried for 2 s, not the default 10.
-    let h = Harness::start_with(|t| {
-        t.replacen("[session_tags]", "timeout_seconds = 2\n[session_tags]", 1)
-    })
-    .await;
+    let h = Harness::start_with(|c| c.sts.timeout_seconds = 2).await;
     h.standins.sts.set_behaviour(StsBehaviour {
         fail: Some((403, "AccessDenied")),
         ..Default::default()
@@ -634,13 +631,8 @@ async fn unreachable_upstream_is_502() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let h = Harness::start_with(|t| {
-        let from = t
-            .lines()
-            .find(|l| l.starts_with("endpoint = \"http://127.0.0.1"))
-            .unwrap()
-            .to_owned();
-        t.replacen(&from, &format!("endpoint = \"http://{closed}\""), 1)
+    let h = Harness::start_with(|c| {
+        c.upstream.endpoint = Some(format!("http://{closed}").parse().unwrap())
     })
     .await;
     let r = h.call("alice", "GET", &messages_path(), "").await;
@@ -659,17 +651,9 @@ async fn silent_upstream_is_504() {
             held.push(s);
         }
     });
-    let h = Harness::start_with(|t| {
-        let from = t
-            .lines()
-            .find(|l| l.starts_with("endpoint = \"http://127.0.0.1"))
-            .unwrap()
-            .to_owned();
-        t.replacen(
-            &from,
-            &format!("endpoint = \"http://{addr}\"\ntimeout_seconds = 1"),
-            1,
-        )
+    let h = Harness::start_with(|c| {
+        c.upstream.endpoint = Some(format!("http://{addr}").parse().unwrap());
+        c.upstream.timeout_seconds = 1;
     })
     .await;
     let r = h.call("alice", "GET", &messages_path(), "").await;

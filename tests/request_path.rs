@@ -199,7 +199,7 @@ async fn es256_tokens_and_cognito_access_tokens_are_accepted() {
 
 #[tokio::test]
 async fn inject_mode_overwrites_a_foreign_bearer() {
-    let h = Harness::start_with(|t| t.replace("[chime]", "[chime]\nbearer = \"inject\"")).await;
+    let h = Harness::start_with(|c| c.chime.bearer = stsgate::config::BearerMode::Inject).await;
     let auth = format!("Bearer {}", h.token("alice"));
     let bob = user_arn("bob");
     let r = h

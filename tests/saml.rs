@@ -52,7 +52,7 @@ async fn a_saml_user_sends_a_message_as_themselves() {
 
 #[tokio::test]
 async fn a_signed_response_in_the_configured_header_is_accepted() {
-    let h = Harness::start_with(|t| format!("saml_header = \"x-saml-assertion\"\n{t}")).await;
+    let h = Harness::start_with(|c| c.saml_header = Some("x-saml-assertion".into())).await;
     let idp = &h.standins.saml_idp;
     let spec = AssertionSpec::new(SAML_ENTITY_ID, "dave", SAML_AUDIENCE, SAML_RECIPIENT, now());
     let signed = encode(&idp.signed_response(&spec.to_xml(), SAML_RECIPIENT, now()));
@@ -89,17 +89,11 @@ async fn a_signed_response_in_the_configured_header_is_accepted() {
 async fn certificates_can_come_from_idp_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let metadata = dir.path().join("idp-metadata.xml");
-    let h = Harness::start_with_standins(|standins, t| {
+    let h = Harness::start_with_standins(|standins, c| {
         // Same IdP, but its certificate is read from its metadata file instead of inline PEM.
         std::fs::write(&metadata, standins.saml_idp.metadata_xml()).unwrap();
-        let start = t.find("certificates = ['''").unwrap();
-        let end = t[start..].find("''']").unwrap() + start + 4;
-        format!(
-            "{}metadata_file = {:?}{}",
-            &t[..start],
-            metadata.to_str().unwrap(),
-            &t[end..]
-        )
+        c.saml_idps[0].certificates.clear();
+        c.saml_idps[0].metadata_file = Some(metadata.clone());
     })
     .await;
     let r = h.call_saml("erin", "GET", &messages_path(), "").await;
@@ -139,12 +133,7 @@ async fn a_refusal_names_both_schemes_and_counts_its_reason() {
 
 #[tokio::test]
 async fn a_saml_only_gateway_is_ready_and_serves_saml() {
-    let h = Harness::start_with(|t| {
-        let start = t.find("[[issuers]]").unwrap();
-        let end = t.find("[[saml_idps]]").unwrap();
-        format!("{}{}", &t[..start], &t[end..])
-    })
-    .await;
+    let h = Harness::start_with(|c| c.issuers.clear()).await;
     let ready = h.admin("/readyz").await;
     assert_eq!(ready.json()["saml_idps"][0], SAML_ENTITY_ID);
     let r = h.call_saml("frank", "GET", &messages_path(), "").await;

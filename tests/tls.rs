@@ -2,11 +2,12 @@
 //! whose certificate chains to a test CA, trusted only through `upstream.ca_file`. Without it, the
 //! same upstream is refused, so certificate verification is real.
 
-use crate::support::{Harness, message_body, messages_path};
+use crate::support::{Harness, message_body, messages_path, overrides, standins_config};
 use http::StatusCode;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::sync::Arc;
+use stsgate::config::Config;
 use tokio::net::{TcpListener, TcpStream};
 
 /// A TLS terminator for `localhost` in front of `backend`; returns its port and the CA's PEM.
@@ -49,21 +50,14 @@ async fn tls_front(backend: std::net::SocketAddr) -> (u16, String) {
     (port, ca.pem())
 }
 
+/// Points the upstream at `https://localhost:{port}`, trusting `ca_file` if given.
 fn point_upstream_at(
     port: u16,
     ca_file: Option<&std::path::Path>,
-) -> impl FnOnce(String) -> String + '_ {
-    move |t| {
-        let from = t
-            .lines()
-            .find(|l| l.starts_with("endpoint = \"http://127.0.0.1"))
-            .unwrap()
-            .to_owned();
-        let mut to = format!("endpoint = \"https://localhost:{port}\"");
-        if let Some(f) = ca_file {
-            to.push_str(&format!("\nca_file = \"{}\"", f.display()));
-        }
-        t.replacen(&from, &to, 1)
+) -> impl FnOnce(&mut Config) + '_ {
+    move |c| {
+        c.upstream.endpoint = Some(format!("https://localhost:{port}").parse().unwrap());
+        c.upstream.ca_file = ca_file.map(Into::into);
     }
 }
 
@@ -76,17 +70,12 @@ async fn the_upstream_is_reached_over_verified_tls() {
     std::fs::write(ca_file.path(), ca_pem).unwrap();
 
     // A gateway on the same stand-ins, its upstream behind TLS, trusting the test CA.
-    let toml = point_upstream_at(port, Some(ca_file.path()))(
-        probe
-            .standins
-            .config_toml(crate::support::any_port(), crate::support::any_port()),
-    );
-    let gateway = stsgate::app::start(
-        stsgate::config::from_toml(&toml).unwrap(),
-        stsgate::app::Overrides::with_base_credentials(probe.standins.base_credentials.clone()),
-    )
-    .await
-    .unwrap();
+    let mut config = standins_config(&probe.standins);
+    point_upstream_at(port, Some(ca_file.path()))(&mut config);
+    let settings = stsgate::config::validate(&config).unwrap();
+    let gateway = stsgate::app::start(settings, overrides(&probe.standins))
+        .await
+        .unwrap();
     let token = probe.token("alice");
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
@@ -126,11 +115,8 @@ async fn a_bad_ca_file_stops_start_up_naming_the_key() {
     let f = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(f.path(), "not a certificate").unwrap();
     let probe = Harness::start().await;
-    let toml = point_upstream_at(1, Some(f.path()))(
-        probe
-            .standins
-            .config_toml(crate::support::any_port(), crate::support::any_port()),
-    );
-    let e = stsgate::config::from_toml(&toml).unwrap_err().to_string();
+    let mut config = standins_config(&probe.standins);
+    point_upstream_at(1, Some(f.path()))(&mut config);
+    let e = stsgate::config::validate(&config).unwrap_err().to_string();
     assert!(e.contains("upstream.ca_file"), "{e}");
 }

@@ -23,7 +23,7 @@ pub use credentials::SessionCredentials;
 pub use sts::{AwsSts, BoxFuture, StsClient, StsError, StsErrorKind};
 
 use crate::clock::SharedClock;
-use crate::config::StsConfig;
+pub use crate::config::settings::BrokerSettings;
 use crate::mapping::SessionSpec;
 use crate::metrics::Metrics;
 use moka::future::Cache;
@@ -37,31 +37,6 @@ use std::time::{Duration, Instant, SystemTime};
 const NEAR_EXPIRY: Duration = Duration::from_secs(60);
 /// After a failed background refresh, wait this long before a request may start another.
 const REFRESH_RETRY_PAUSE: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone)]
-pub struct BrokerSettings {
-    pub expiry_margin: Duration,
-    pub refresh_ahead: Duration,
-    pub deadline: Duration,
-    pub negative_ttl: Duration,
-    pub max_sessions: u64,
-    pub max_concurrent_calls: usize,
-    pub max_calls_per_second: u32,
-}
-
-impl BrokerSettings {
-    pub fn from_config(c: &StsConfig) -> Self {
-        BrokerSettings {
-            expiry_margin: Duration::from_secs(c.expiry_margin_seconds),
-            refresh_ahead: Duration::from_secs(c.refresh_ahead_seconds),
-            deadline: Duration::from_secs(c.timeout_seconds),
-            negative_ttl: Duration::from_secs(c.negative_cache_seconds),
-            max_sessions: c.max_sessions,
-            max_concurrent_calls: c.max_concurrent_calls,
-            max_calls_per_second: c.max_calls_per_second,
-        }
-    }
-}
 
 #[derive(Clone)]
 pub struct SessionBroker {

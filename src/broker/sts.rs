@@ -3,7 +3,7 @@
 //! container, IMDS). Errors are classified once here so callers never parse STS codes.
 
 use super::credentials::SessionCredentials;
-use crate::config::StsConfig;
+use crate::config::settings::StsSettings;
 use crate::http_client::error_chain;
 use crate::mapping::SessionSpec;
 use aws_config::BehaviorVersion;
@@ -121,13 +121,13 @@ pub struct AwsSts {
 
 impl AwsSts {
     /// `base` replaces the default chain (the demo's static keys); `None` uses the chain.
-    pub async fn from_config(c: &StsConfig, base: Option<SharedCredentialsProvider>) -> Self {
+    pub async fn new(c: &StsSettings, base: Option<SharedCredentialsProvider>) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_config::Region::new(c.region.clone()))
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(3))
-                    .operation_timeout(Duration::from_secs(c.timeout_seconds))
+                    .operation_timeout(c.timeout)
                     .build(),
             )
             // Retries, back-off and deadlines are the broker's (shaper.rs), so the SDK makes one attempt.

@@ -1,10 +1,22 @@
 //! `x-amz-chime-bearer` names the AppInstanceUser a call acts as, and clients choose it. stsgate
 //! makes it the authenticated user's ARN: refusing (enforce) or overwriting (inject) any other.
 
-use crate::config::BearerMode;
 use http::{HeaderMap, HeaderValue};
+use serde::Deserialize;
 
 pub const BEARER_HEADER: &str = "x-amz-chime-bearer";
+
+/// What to do with a client-supplied `x-amz-chime-bearer` that names someone else
+/// (`chime.bearer`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BearerMode {
+    /// Refuse with 403 `bearer_mismatch`.
+    #[default]
+    Enforce,
+    /// Overwrite it with the authenticated user's ARN.
+    Inject,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("x-amz-chime-bearer names another AppInstanceUser than the authenticated caller")]

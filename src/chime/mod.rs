@@ -6,4 +6,4 @@ mod bearer;
 pub mod messaging_session;
 pub mod operations;
 
-pub use bearer::{BEARER_HEADER, BearerMismatch, bind_bearer, check_user_arn_query};
+pub use bearer::{BEARER_HEADER, BearerMismatch, BearerMode, bind_bearer, check_user_arn_query};

@@ -7,6 +7,7 @@
 //! `/channels?operation=search` carry a literal query discriminator that is part of the route;
 //! those routes are tried first. Pure: no I/O.
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use http::Method;
@@ -202,8 +203,8 @@ fn query_matches(own: Option<(&str, &str)>, present: &[(String, String)]) -> boo
 /// The IAM action of the messaging WebSocket (`GET /connect`); not a REST operation.
 pub const CONNECT: &str = "Connect";
 
-/// The default allow-list: the 22 actions of the AWS sample's user-role policy (which lists
-/// `chime:Connect` among them, and GetMessagingSessionEndpoint).
+/// The default allow-list: the actions of the AWS sample's user-role policy (which lists
+/// GetMessagingSessionEndpoint among them) plus `Connect`.
 pub fn default_allowed() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = all()
         .iter()
@@ -212,6 +213,35 @@ pub fn default_allowed() -> Vec<&'static str> {
         .collect();
     names.push(CONNECT);
     names
+}
+
+/// An operation name clients may be allowed: one of the 51, or `Connect`.
+pub fn is_known(name: &str) -> bool {
+    name == CONNECT || by_name(name).is_some()
+}
+
+/// The operations (and `Connect`) clients may call.
+#[derive(Debug, Clone)]
+pub struct AllowList(HashSet<&'static str>);
+
+impl AllowList {
+    /// [`default_allowed`].
+    pub fn default_list() -> Self {
+        AllowList(default_allowed().into_iter().collect())
+    }
+
+    /// Names that are not operations are left out (the config refuses them at load).
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let known = |n: &str| match n {
+            CONNECT => Some(CONNECT),
+            _ => by_name(n).map(|op| op.name),
+        };
+        AllowList(names.into_iter().filter_map(known).collect())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains(name)
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Reading the configuration file. Never opens sockets or calls AWS.
 
-use super::{Config, validate};
+use super::{Config, Settings, validate};
 use std::path::{Path, PathBuf};
 
 /// Names the configuration file when `--config` is not given.
@@ -20,7 +20,7 @@ pub enum ConfigError {
 }
 
 /// Reads, parses and validates the file at `path`.
-pub fn load(path: &Path) -> Result<Config, ConfigError> {
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
@@ -28,10 +28,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     from_toml(&text)
 }
 
-/// Parses and validates TOML text. Unknown keys are errors, so typos never pass silently.
-pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+/// Parses and validates TOML text.
+pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+    validate(&parse(text)?)
+}
+
+/// Parses TOML text into the file's types, without validation. Unknown keys are errors, so typos
+/// never pass silently.
+pub fn parse(text: &str) -> Result<Config, ConfigError> {
     // toml's message shows the line, the table and the key at fault.
-    let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
-    validate(&config).map_err(ConfigError::Invalid)?;
-    Ok(config)
+    toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))
 }

@@ -2,7 +2,7 @@
 //! cache that refetches on an unknown `kid` at most once per `jwks_refetch_interval_seconds`, so garbage
 //! `kid`s cannot hammer the IdP. The last good key set is kept when a fetch fails.
 
-use crate::config::IssuerConfig;
+use crate::config::settings::IssuerSettings;
 use crate::http_client::{FetchError, HttpClient};
 use crate::metrics::Metrics;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
@@ -77,14 +77,14 @@ pub struct IssuerKeys {
 }
 
 impl IssuerKeys {
-    pub fn new(c: &IssuerConfig, http: HttpClient, metrics: Arc<Metrics>) -> Self {
+    pub fn new(s: &IssuerSettings, http: HttpClient, metrics: Arc<Metrics>) -> Self {
         IssuerKeys {
-            issuer: c.issuer.clone(),
-            configured_jwks_uri: c.jwks_uri.clone(),
+            issuer: s.issuer.clone(),
+            configured_jwks_uri: s.jwks_uri.clone(),
             http,
             metrics,
-            refetch_interval: Duration::from_secs(c.jwks_refetch_interval_seconds),
-            refresh_interval: Duration::from_secs(c.jwks_refresh_seconds),
+            refetch_interval: s.refetch_interval,
+            refresh_interval: s.refresh_interval,
             current: RwLock::new(None),
             last_error: RwLock::new(None),
             fetch_gate: Mutex::new(None),

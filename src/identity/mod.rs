@@ -11,8 +11,8 @@ mod saml;
 mod token_cache;
 
 pub use keys::{IssuerKeys, KeyError};
-pub use oidc::{IssuerVerifier, check_algorithm};
-pub use saml::{SamlVerifier, check_signature_algorithm, load_certificates};
+pub use oidc::IssuerVerifier;
+pub use saml::SamlVerifier;
 pub use token_cache::TokenCache;
 
 // The front door (credential extraction and the checks made before any key) is its own crate,
@@ -23,7 +23,7 @@ pub use stsgate_front_door::{
 };
 
 use crate::clock::{SharedClock, unix_seconds};
-use crate::config::Config;
+use crate::config::settings::IdentitySettings;
 use crate::http_client::HttpClient;
 use crate::metrics::Metrics;
 use http::{HeaderMap, HeaderName};
@@ -55,16 +55,6 @@ impl Principal {
     }
 }
 
-/// `required_claims` from the config as JSON values, the form claims are compared in.
-fn required_claims(
-    from_config: &std::collections::BTreeMap<String, toml::Value>,
-) -> Vec<(String, Value)> {
-    from_config
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null)))
-        .collect()
-}
-
 /// Picks the OIDC issuer by the token's exact `iss`, or the SAML IdP by the assertion's exact
 /// `<Issuer>`, and lets it verify the credential; remembers validated credentials by hash so a
 /// busy user costs one signature check, not one per request.
@@ -82,45 +72,41 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// Fails only when a SAML IdP's certificates cannot be read (they were checked at load time).
-    pub fn from_config(
-        c: &Config,
+    pub fn new(
+        s: &IdentitySettings,
         http: &HttpClient,
         clock: SharedClock,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, String> {
-        let issuers = c
+    ) -> Self {
+        let issuers = s
             .issuers
             .iter()
-            .map(|ic| {
-                let keys = Arc::new(IssuerKeys::new(ic, http.clone(), metrics.clone()));
-                (
-                    ic.issuer.clone(),
-                    Arc::new(IssuerVerifier::new(ic, keys, clock.clone())),
-                )
+            .map(|is| {
+                let keys = Arc::new(IssuerKeys::new(is, http.clone(), metrics.clone()));
+                let verifier = IssuerVerifier::new(is, keys, clock.clone());
+                (is.issuer.clone(), Arc::new(verifier))
             })
             .collect();
-        let mut saml_idps = HashMap::new();
-        for (i, idp) in c.saml_idps.iter().enumerate() {
-            let verifier = SamlVerifier::new(idp, clock.clone())
-                .map_err(|why| format!("saml_idps[{i}]: {why}"))?;
-            saml_idps.insert(idp.entity_id.clone(), Arc::new(verifier));
-        }
-        Ok(Authenticator {
+        let saml_idps = s
+            .saml_idps
+            .iter()
+            .map(|idp| {
+                let verifier = SamlVerifier::new(idp, clock.clone());
+                (idp.entity_id.clone(), Arc::new(verifier))
+            })
+            .collect();
+        Authenticator {
             issuers,
             saml_idps,
-            saml_header: c
-                .saml_header
-                .as_deref()
-                .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok()),
-            max_token_bytes: c.max_token_bytes,
-            max_saml_bytes: c.max_saml_bytes,
+            saml_header: s.saml_header.clone(),
+            max_token_bytes: s.max_token_bytes,
+            max_saml_bytes: s.max_saml_bytes,
             saml_permits: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             ),
-            cache: TokenCache::new(c.token_cache_max_entries, metrics),
+            cache: TokenCache::new(s.token_cache_max_entries, metrics),
             clock,
-        })
+        }
     }
 
     /// The verifiers, for key pre-loading and readiness.

@@ -4,24 +4,12 @@
 
 use super::{IdentityError, IssuerKeys, Principal, UnverifiedJws};
 use crate::clock::{SharedClock, unix_seconds};
-use crate::config::{IssuerConfig, TokenUse};
+use crate::config::TokenUse;
+use crate::config::settings::IssuerSettings;
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use std::str::FromStr;
 use std::sync::Arc;
-
-/// Public-key algorithms only: `none` and HMAC can never verify against a JWKS (no alg confusion).
-const DEFAULT_ALGORITHMS: &[Algorithm] = &[
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
 
 pub struct IssuerVerifier {
     issuer: String,
@@ -35,34 +23,16 @@ pub struct IssuerVerifier {
     clock: SharedClock,
 }
 
-/// A configurable algorithm: a public-key JWS algorithm jsonwebtoken implements.
-pub fn check_algorithm(name: &str) -> Result<Algorithm, String> {
-    let alg = Algorithm::from_str(name)
-        .map_err(|_| format!("{name:?} is not a JWS algorithm stsgate implements"))?;
-    if !DEFAULT_ALGORITHMS.contains(&alg) {
-        return Err(format!(
-            "{name:?} is not a public-key algorithm (HMAC and none are never accepted)"
-        ));
-    }
-    Ok(alg)
-}
-
 impl IssuerVerifier {
-    pub fn new(c: &IssuerConfig, keys: Arc<IssuerKeys>, clock: SharedClock) -> Self {
+    pub fn new(s: &IssuerSettings, keys: Arc<IssuerKeys>, clock: SharedClock) -> Self {
         IssuerVerifier {
-            issuer: c.issuer.clone(),
-            audiences: c.audiences.clone(),
-            leeway: c.leeway_seconds as i64,
-            algorithms: match &c.algorithms {
-                Some(list) => list
-                    .iter()
-                    .filter_map(|a| check_algorithm(a).ok())
-                    .collect(),
-                None => DEFAULT_ALGORITHMS.to_vec(),
-            },
-            token_use: c.token_use,
-            required_claims: super::required_claims(&c.required_claims),
-            max_age: c.max_token_age_seconds.map(|s| s as i64),
+            issuer: s.issuer.clone(),
+            audiences: s.audiences.clone(),
+            leeway: s.leeway_seconds,
+            algorithms: s.algorithms.clone(),
+            token_use: s.token_use,
+            required_claims: s.required_claims.clone(),
+            max_age: s.max_age_seconds,
             keys,
             clock,
         }

@@ -6,10 +6,11 @@
 use super::Upstream;
 use super::websocket::{Bridge, SocketRequest, Upgrade};
 use crate::broker::SessionBroker;
+use crate::chime::BearerMode;
+use crate::chime::operations::AllowList;
 use crate::chime::operations::{self, BearerRule, CONNECT, Operation};
 use crate::chime::{BEARER_HEADER, bind_bearer, check_user_arn_query};
 use crate::clock::SharedClock;
-use crate::config::BearerMode;
 use crate::error::{GatewayError, ProxyBody, json_response};
 use crate::identity::{Authenticator, IdentityError};
 use crate::mapping::{Mapped, Mapper};
@@ -38,7 +39,7 @@ pub struct Gateway {
     pub upstream: Upstream,
     pub bridge: Bridge,
     pub bearer_mode: BearerMode,
-    pub allowed: HashSet<String>,
+    pub allowed: AllowList,
     pub admin_user_arns: HashSet<String>,
     pub vending: bool,
     pub max_body_bytes: usize,

@@ -10,6 +10,7 @@ use crate::broker::SessionCredentials;
 use crate::chime::messaging_session::{
     CLOSE_RECONNECT, SessionEndpoint, close_code_label, session_endpoint,
 };
+use crate::config::settings::WebSocketSettings;
 use crate::error::{GatewayError, ProxyBody, full};
 use crate::http_client::FetchError;
 use crate::metrics::Metrics;
@@ -34,14 +35,6 @@ use tokio_tungstenite::{Connector, WebSocketStream, connect_async_tls_with_confi
 const PASSED_THROUGH: &[&str] = &["sessionId", "prefetch-on", "prefetch-sort-by"];
 /// Stop using a socket this long before its credentials expire (AWS closes it at expiry).
 const CREDENTIAL_SAFETY: Duration = Duration::from_secs(30);
-
-#[derive(Debug, Clone)]
-pub struct WebSocketSettings {
-    /// Close both sides after this long without a frame in either direction.
-    pub idle: Duration,
-    /// Largest message relayed in either direction.
-    pub max_message_bytes: usize,
-}
 
 pub struct Bridge {
     pub settings: WebSocketSettings,

@@ -13,6 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use stsgate::app::Running;
+use stsgate::config::Config;
 use stsgate_standins::{AUDIENCE, StandIns};
 
 pub const LOOPBACK_ANY: &str = "127.0.0.1:0";
@@ -39,29 +40,37 @@ pub fn any_port() -> SocketAddr {
     LOOPBACK_ANY.parse().unwrap()
 }
 
+/// The config the stand-ins write for stsgate (what an operator would), on free ports.
+pub fn standins_config(standins: &StandIns) -> Config {
+    stsgate::config::parse(&standins.config_toml(any_port(), any_port())).unwrap()
+}
+
+/// stsgate's own AWS identity: the keys the STS stand-in trusts.
+pub fn overrides(standins: &StandIns) -> stsgate::app::Overrides {
+    stsgate::app::Overrides::with_base_credentials(standins.base_credentials.clone())
+}
+
 impl Harness {
     pub async fn start() -> Self {
-        Self::start_with(|t| t).await
+        Self::start_with(|_| {}).await
     }
 
-    /// Starts with the stand-ins' config, edited as TOML text by `edit`.
-    pub async fn start_with(edit: impl FnOnce(String) -> String) -> Self {
-        Self::start_with_standins(|_, t| edit(t)).await
+    /// Starts with the stand-ins' config, edited by `edit` before it is validated.
+    pub async fn start_with(edit: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with_standins(|_, c| edit(c)).await
     }
 
     /// As [`Harness::start_with`], for edits that need the stand-ins (their keys, say).
-    pub async fn start_with_standins(edit: impl FnOnce(&StandIns, String) -> String) -> Self {
+    pub async fn start_with_standins(edit: impl FnOnce(&StandIns, &mut Config)) -> Self {
         let standins = StandIns::start(Arc::new(sigv4::IndependentCheck))
             .await
             .unwrap();
-        let toml = edit(&standins, standins.config_toml(any_port(), any_port()));
-        let config = stsgate::config::from_toml(&toml).unwrap();
-        let gateway = stsgate::app::start(
-            config,
-            stsgate::app::Overrides::with_base_credentials(standins.base_credentials.clone()),
-        )
-        .await
-        .unwrap();
+        let mut config = standins_config(&standins);
+        edit(&standins, &mut config);
+        let settings = stsgate::config::validate(&config).unwrap();
+        let gateway = stsgate::app::start(settings, overrides(&standins))
+            .await
+            .unwrap();
         let client = Client::builder(TokioExecutor::new()).build_http();
         let h = Harness {
             standins,

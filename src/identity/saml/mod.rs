@@ -5,46 +5,27 @@
 //! samael hands back xmlsec's pre-digest buffer, so unsigned content never reaches [`assertion`].
 
 mod assertion;
-mod certs;
 
-pub use certs::load_certificates;
 pub use stsgate_front_door::Scanned;
 
 use super::{IdentityError, Principal};
 use crate::clock::{SharedClock, unix_seconds};
-use crate::config::SamlIdpConfig;
+use crate::config::settings::{SamlIdpSettings, SignatureMethod};
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
 use serde_json::Value;
 
-/// Signature methods accepted unless an IdP lists its own: no SHA-1, no DSA.
-const DEFAULT_ALGORITHMS: &[&str] = &[
-    "rsa-sha256",
-    "rsa-sha384",
-    "rsa-sha512",
-    "ecdsa-sha256",
-    "ecdsa-sha384",
-    "ecdsa-sha512",
-];
-
-/// The config name of an XML-DSig signature method.
-pub fn check_signature_algorithm(name: &str) -> Result<AllowedSignatureAlgorithm, String> {
-    use AllowedSignatureAlgorithm::*;
-    Ok(match name {
-        "rsa-sha256" => RsaSha256,
-        "rsa-sha384" => RsaSha384,
-        "rsa-sha512" => RsaSha512,
-        "ecdsa-sha256" => EcdsaSha256,
-        "ecdsa-sha384" => EcdsaSha384,
-        "ecdsa-sha512" => EcdsaSha512,
-        other => {
-            return Err(format!(
-                "{other:?} is not a supported signature method (use one of {})",
-                DEFAULT_ALGORITHMS.join(", ")
-            ));
-        }
-    })
+fn xmlsec_method(m: SignatureMethod) -> AllowedSignatureAlgorithm {
+    use AllowedSignatureAlgorithm as A;
+    match m {
+        SignatureMethod::RsaSha256 => A::RsaSha256,
+        SignatureMethod::RsaSha384 => A::RsaSha384,
+        SignatureMethod::RsaSha512 => A::RsaSha512,
+        SignatureMethod::EcdsaSha256 => A::EcdsaSha256,
+        SignatureMethod::EcdsaSha384 => A::EcdsaSha384,
+        SignatureMethod::EcdsaSha512 => A::EcdsaSha512,
+    }
 }
 
 /// One configured IdP: its certificates and the rules its assertions must meet.
@@ -62,26 +43,23 @@ pub struct SamlVerifier {
 }
 
 impl SamlVerifier {
-    /// Fails when the certificate files or metadata cannot be read (validated at load time).
-    pub fn new(c: &SamlIdpConfig, clock: SharedClock) -> Result<Self, String> {
-        Ok(SamlVerifier {
-            entity_id: c.entity_id.clone(),
-            certificates: load_certificates(c)?,
-            algorithms: c
-                .signature_algorithms
-                .clone()
-                .unwrap_or_else(|| DEFAULT_ALGORITHMS.iter().map(|a| a.to_string()).collect())
+    pub fn new(s: &SamlIdpSettings, clock: SharedClock) -> Self {
+        SamlVerifier {
+            entity_id: s.entity_id.clone(),
+            certificates: s
+                .certificates
                 .iter()
-                .filter_map(|a| check_signature_algorithm(a).ok())
+                .map(|der| CertificateDer::from(der.clone()))
                 .collect(),
-            audiences: c.audiences.clone(),
-            recipients: c.recipients.clone(),
-            leeway: c.leeway_seconds as i64,
-            claim_names: c.claims.clone().into_iter().collect(),
-            required_claims: super::required_claims(&c.required_claims),
-            max_age: c.max_assertion_age_seconds.map(|s| s as i64),
+            algorithms: s.algorithms.iter().copied().map(xmlsec_method).collect(),
+            audiences: s.audiences.clone(),
+            recipients: s.recipients.clone(),
+            leeway: s.leeway_seconds,
+            claim_names: s.claim_names.clone(),
+            required_claims: s.required_claims.clone(),
+            max_age: s.max_age_seconds,
             clock,
-        })
+        }
     }
 
     pub fn entity_id(&self) -> &str {

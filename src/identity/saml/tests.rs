@@ -11,18 +11,37 @@ const NOW: i64 = 1_795_000_000;
 const AUD: &str = "urn:stsgate:test";
 const ACS: &str = "https://gateway.test/saml/acs";
 
+/// A whole config with `idp` as its one SAML IdP (plus `extra` keys), validated as at start-up.
+fn settings(idp: &SamlIdpStandIn, extra: &str) -> crate::config::Settings {
+    crate::config::from_toml(&format!(
+        r#"
+[upstream]
+region = "us-east-1"
+[[saml_idps]]
+entity_id = "{}"
+certificates = ['''{}''']
+audiences = ["{AUD}"]
+recipients = ["{ACS}"]
+{extra}
+[sts]
+role_arn = "arn:aws:iam::111122223333:role/R"
+region = "us-east-1"
+[chime]
+app_instance_arn = "arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2222-3333-4444-555555555555"
+"#,
+        idp.entity_id,
+        idp.certificate_pem()
+    ))
+    .unwrap()
+}
+
 fn setup() -> (SamlIdpStandIn, SamlVerifier, AssertionSpec) {
     let idp = SamlIdpStandIn::new("https://idp.test/saml");
-    let config: SamlIdpConfig = toml::from_str(&format!(
-        "entity_id = {:?}\ncertificates = [{:?}]\naudiences = [{AUD:?}]\nrecipients = [{ACS:?}]\n[claims]\nmail = \"email\"\n",
-        idp.entity_id,
-        idp.certificate_pem(),
-    ))
-    .unwrap();
+    let config = settings(&idp, "[saml_idps.claims]\nmail = \"email\"");
     let clock = Arc::new(ManualClock::new(
         UNIX_EPOCH + Duration::from_secs(NOW as u64),
     ));
-    let verifier = SamlVerifier::new(&config, clock).unwrap();
+    let verifier = SamlVerifier::new(&config.identity.saml_idps[0], clock);
     let spec = AssertionSpec::new(&idp.entity_id, "alice", AUD, ACS, NOW);
     (idp, verifier, spec)
 }
@@ -124,37 +143,17 @@ async fn a_cached_assertion_is_refused_once_its_window_closes() {
     // The cache reclaims memory on wall-clock time, so this test's clock starts at the real now.
     let now = crate::clock::unix_seconds(std::time::SystemTime::now());
     let idp = SamlIdpStandIn::new("https://idp.test/saml");
-    let config = crate::config::from_toml(&format!(
-        r#"
-[upstream]
-region = "us-east-1"
-[[saml_idps]]
-entity_id = "{}"
-certificates = ['''{}''']
-audiences = ["{AUD}"]
-recipients = ["{ACS}"]
-leeway_seconds = 0
-[sts]
-role_arn = "arn:aws:iam::111122223333:role/R"
-region = "us-east-1"
-[chime]
-app_instance_arn = "arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2222-3333-4444-555555555555"
-"#,
-        idp.entity_id,
-        idp.certificate_pem()
-    ))
-    .unwrap();
+    let config = settings(&idp, "leeway_seconds = 0");
     let clock = Arc::new(ManualClock::new(
         UNIX_EPOCH + Duration::from_secs(now as u64),
     ));
     let metrics = Arc::new(crate::metrics::Metrics::new());
-    let auth = crate::identity::Authenticator::from_config(
-        &config,
+    let auth = crate::identity::Authenticator::new(
+        &config.identity,
         &crate::http_client::HttpClient::new(),
         clock.clone(),
         metrics.clone(),
-    )
-    .unwrap();
+    );
     let mut spec = AssertionSpec::new(&idp.entity_id, "alice", AUD, ACS, now);
     spec.not_on_or_after = now + 10;
     let encoded = stsgate_standins::saml_idp::encode(&idp.signed_assertion(&spec));
@@ -179,16 +178,14 @@ app_instance_arn = "arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2
 #[test]
 fn required_claims_can_insist_on_a_persistent_name_id() {
     let (idp, _, spec) = setup();
-    let config: SamlIdpConfig = toml::from_str(&format!(
-        "entity_id = {:?}\ncertificates = [{:?}]\naudiences = [{AUD:?}]\nrecipients = [{ACS:?}]\n[required_claims]\nname_id_format = \"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\"\n",
-        idp.entity_id,
-        idp.certificate_pem(),
-    ))
-    .unwrap();
+    let config = settings(
+        &idp,
+        "[saml_idps.required_claims]\nname_id_format = \"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\"",
+    );
     let clock = Arc::new(ManualClock::new(
         UNIX_EPOCH + Duration::from_secs(NOW as u64),
     ));
-    let strict = SamlVerifier::new(&config, clock).unwrap();
+    let strict = SamlVerifier::new(&config.identity.saml_idps[0], clock);
     let unspecified = idp.signed_assertion(&spec);
     assert_eq!(
         verify(&strict, &unspecified).unwrap_err(),

@@ -1,33 +1,43 @@
-//! The IdP's signing certificates: inline PEM, PEM files and the `<KeyDescriptor>`s of its metadata XML.
+//! Certificates read at load time: PEM files of CAs (`upstream.ca_file`) and a SAML IdP's signing
+//! certificates (inline PEM, PEM files and the `<KeyDescriptor>`s of its metadata XML), as DER.
 
 use crate::config::SamlIdpConfig;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use samael::crypto::{CertificateDer, decode_x509_cert};
+use samael::crypto::decode_x509_cert;
 use samael::metadata::EntityDescriptor;
 use std::path::Path;
 
-/// Every certificate the IdP's assertions may be signed with; at least one.
-pub fn load_certificates(c: &SamlIdpConfig) -> Result<Vec<CertificateDer>, String> {
+/// Reads a PEM file of certificates; at least one must parse.
+pub fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: not PEM certificates: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate found", path.display()));
+    }
+    Ok(certs)
+}
+
+/// Every certificate (DER) the IdP's assertions may be signed with; at least one.
+pub(super) fn load(c: &SamlIdpConfig) -> Result<Vec<Vec<u8>>, String> {
     let mut certs = Vec::new();
     for path in &c.certificate_files {
-        let pem = crate::http_client::read_ca_file(path)?;
         certs.extend(
-            pem.into_iter()
-                .map(|der| CertificateDer::from(der.to_vec())),
+            read_pem_certificates(path)?
+                .into_iter()
+                .map(|der| der.to_vec()),
         );
     }
     for (i, pem) in c.certificates.iter().enumerate() {
-        let parsed: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        let parsed: Vec<_> = CertificateDer::pem_slice_iter(pem.as_bytes())
             .collect::<Result<_, _>>()
             .map_err(|e| format!("certificates[{i}]: not PEM certificates: {e}"))?;
         if parsed.is_empty() {
             return Err(format!("certificates[{i}]: no certificate found"));
         }
-        certs.extend(
-            parsed
-                .into_iter()
-                .map(|der| CertificateDer::from(der.to_vec())),
-        );
+        certs.extend(parsed.into_iter().map(|der| der.to_vec()));
     }
     if let Some(path) = &c.metadata_file {
         certs.extend(from_metadata(path, &c.entity_id)?);
@@ -42,7 +52,7 @@ pub fn load_certificates(c: &SamlIdpConfig) -> Result<Vec<CertificateDer>, Strin
 
 /// Signing keys of the metadata's IDPSSODescriptor: those marked `use="signing"`, or those with no
 /// `use` when none is marked. The metadata must describe `entity_id`.
-fn from_metadata(path: &Path, entity_id: &str) -> Result<Vec<CertificateDer>, String> {
+fn from_metadata(path: &Path, entity_id: &str) -> Result<Vec<Vec<u8>>, String> {
     let shown = path.display();
     let xml = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
     let md: EntityDescriptor = xml
@@ -74,10 +84,9 @@ fn from_metadata(path: &Path, entity_id: &str) -> Result<Vec<CertificateDer>, St
     let mut certs = Vec::new();
     for k in chosen {
         for b64 in k.key_info.x509_data.iter().flat_map(|x| &x.certificates) {
-            certs.push(
-                decode_x509_cert(b64)
-                    .map_err(|_| format!("{shown}: an X509Certificate is not base64"))?,
-            );
+            let der = decode_x509_cert(b64)
+                .map_err(|_| format!("{shown}: an X509Certificate is not base64"))?;
+            certs.push(der.der_data().to_vec());
         }
     }
     if certs.is_empty() {

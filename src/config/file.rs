@@ -1,0 +1,278 @@
+//! The configuration file as the operator wrote it: plain serde types with their defaults. No
+//! behaviour lives here. Every key named here is public interface: extend, never rename.
+
+pub use crate::chime::BearerMode;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use url::Url;
+
+/// Requests larger than this are refused with 413 before any STS call (Chime messages are ≤ 4 KB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Proxy listener for client calls.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Admin listener: `/metrics`, `/healthz`, `/readyz`. Never shares the proxy port.
+    #[serde(default = "default_admin_listen")]
+    pub admin_listen: SocketAddr,
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Bearer tokens larger than this are refused before any parsing.
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+    /// Validated tokens remembered (by SHA-256, never the token) until they expire; 0 disables.
+    #[serde(default = "default_token_cache_entries")]
+    pub token_cache_max_entries: u64,
+    pub upstream: UpstreamConfig,
+    /// OIDC issuers. At least one of `issuers` and `saml_idps` must be configured.
+    #[serde(default)]
+    pub issuers: Vec<IssuerConfig>,
+    /// SAML 2.0 identity providers whose signed assertions are accepted.
+    #[serde(default)]
+    pub saml_idps: Vec<SamlIdpConfig>,
+    /// Header carrying a base64 SAML assertion, besides `Authorization: SAML <base64>`.
+    pub saml_header: Option<String>,
+    /// SAML assertions (base64) larger than this are refused before any parsing.
+    #[serde(default = "default_max_saml_bytes")]
+    pub max_saml_bytes: usize,
+    pub sts: StsConfig,
+    /// STS session tag key → claim name whose value becomes the tag value.
+    #[serde(default)]
+    pub session_tags: BTreeMap<String, String>,
+    pub chime: ChimeConfig,
+    #[serde(default)]
+    pub vending: VendingConfig,
+}
+
+/// `POST /credentials`: hands the caller's session credentials to clients that sign themselves.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendingConfig {
+    /// Off by default: proxying keeps credentials out of clients entirely.
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Signing region for Chime messaging.
+    pub region: String,
+    /// Defaults to `https://messaging-chime.{region}.amazonaws.com`.
+    pub endpoint: Option<Url>,
+    /// Time allowed for the upstream to answer with response headers.
+    #[serde(default = "default_upstream_timeout")]
+    pub timeout_seconds: u64,
+    /// PEM file of extra CA certificates trusted for HTTPS and WSS (issuers' JWKS, Chime), on top of
+    /// the Mozilla and system roots: private CAs, TLS-terminating sidecars.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// Exact `iss` value; also the base for OIDC discovery.
+    pub issuer: String,
+    /// Accepted `aud` values (or `client_id` for access tokens without `aud`).
+    pub audiences: Vec<String>,
+    /// Skips discovery when set (e.g. IdPs without a discovery document).
+    pub jwks_uri: Option<Url>,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    /// Accepted signing algorithms (public-key ones only). Default: RS256/384/512, PS256/384/512,
+    /// ES256, ES384, EdDSA.
+    pub algorithms: Option<Vec<String>>,
+    /// Accept only ID or only access tokens, by the `token_use` claim (Cognito).
+    pub token_use: Option<TokenUse>,
+    /// Claims that must be present with exactly these values, e.g. `email_verified = true`.
+    #[serde(default)]
+    pub required_claims: BTreeMap<String, toml::Value>,
+    /// Refuse tokens issued (`iat`) longer ago than this; such tokens must carry `iat`.
+    pub max_token_age_seconds: Option<u64>,
+    /// At most one JWKS fetch per this many seconds is triggered by unknown `kid`s.
+    #[serde(default = "default_jwks_refetch")]
+    pub jwks_refetch_interval_seconds: u64,
+    /// The key set is refetched in the background this often (rotation without restarts).
+    #[serde(default = "default_jwks_refresh")]
+    pub jwks_refresh_seconds: u64,
+}
+
+/// A SAML 2.0 IdP: its signing certificates and what its assertions must say about us.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlIdpConfig {
+    /// Exact `<Issuer>` of the IdP's assertions (its entity ID).
+    pub entity_id: String,
+    /// PEM files with the IdP's signing certificates (several during a rotation).
+    #[serde(default)]
+    pub certificate_files: Vec<std::path::PathBuf>,
+    /// The same, inline: PEM text in the config (e.g. a Kubernetes ConfigMap).
+    #[serde(default)]
+    pub certificates: Vec<String>,
+    /// The IdP's metadata XML; its signing certificates are trusted too.
+    pub metadata_file: Option<std::path::PathBuf>,
+    /// Accepted `<Audience>` values: our SP entity ID(s). Every `AudienceRestriction` must name one.
+    pub audiences: Vec<String>,
+    /// Accepted `Recipient` of the bearer `SubjectConfirmation` (and `Destination` of a Response).
+    pub recipients: Vec<String>,
+    /// Clock skew tolerated on `NotBefore`, `NotOnOrAfter` and `IssueInstant`.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    /// Accepted XML-DSig signature methods. Default: rsa-sha256/384/512, ecdsa-sha256/384/512.
+    pub signature_algorithms: Option<Vec<String>>,
+    /// Claim name → SAML attribute `Name`, so mappings can use short names (`email`) for long
+    /// attribute URIs. Every attribute is also a claim under its own `Name`.
+    #[serde(default)]
+    pub claims: BTreeMap<String, String>,
+    /// Claims that must be present with exactly these values.
+    #[serde(default)]
+    pub required_claims: BTreeMap<String, toml::Value>,
+    /// Refuse assertions issued (`IssueInstant`) longer ago than this.
+    pub max_assertion_age_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenUse {
+    Id,
+    Access,
+}
+
+impl TokenUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenUse::Id => "id",
+            TokenUse::Access => "access",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StsConfig {
+    pub role_arn: String,
+    pub region: String,
+    /// Overrides the regional endpoint; `AWS_ENDPOINT_URL_STS` is honoured when unset.
+    pub endpoint: Option<Url>,
+    #[serde(default = "default_duration")]
+    pub duration_seconds: u32,
+    /// Claim whose value (sanitised) becomes `RoleSessionName`, visible in CloudTrail.
+    #[serde(default = "default_sub")]
+    pub session_name_claim: String,
+    /// A cached session is dropped this long before its `Expiration`, so no request is signed with
+    /// credentials about to expire.
+    #[serde(default = "default_expiry_margin")]
+    pub expiry_margin_seconds: u64,
+    /// Longest a request waits on STS: queueing for a slot, the calls and their retries.
+    #[serde(default = "default_sts_timeout")]
+    pub timeout_seconds: u64,
+    /// A session in use is renewed in the background this long before it leaves the cache.
+    #[serde(default = "default_refresh_ahead")]
+    pub refresh_ahead_seconds: u64,
+    /// Upper bound on concurrent AssumeRole calls from this process.
+    #[serde(default = "default_max_concurrent_calls")]
+    pub max_concurrent_calls: usize,
+    /// Upper bound on the AssumeRole call rate (a token bucket with one second of burst).
+    #[serde(default = "default_max_calls_per_second")]
+    pub max_calls_per_second: u32,
+    /// A refused role (AccessDenied, invalid tags or policy) is remembered this long.
+    #[serde(default = "default_negative_cache")]
+    pub negative_cache_seconds: u64,
+    /// Capacity of the session cache; the least useful sessions are evicted beyond it.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: u64,
+    /// Optional inline session policy (JSON) that scopes every session down further.
+    pub session_policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChimeConfig {
+    pub app_instance_arn: String,
+    /// Claim holding the AppInstanceUserId: bearer = `{app_instance_arn}/user/{claim}`.
+    #[serde(default = "default_sub")]
+    pub user_id_claim: String,
+    #[serde(default)]
+    pub bearer: BearerMode,
+    /// Operations clients may call (IAM action names without `chime:`). Default: the 22 actions
+    /// of the AWS sample's user-role policy, `Connect` (the WebSocket) included.
+    pub allowed_operations: Option<Vec<String>>,
+    /// AppInstanceUserIds (AppInstanceAdmins) that may name other users in `app-instance-user-arn`.
+    #[serde(default)]
+    pub admin_user_ids: Vec<String>,
+    /// A bridged WebSocket with no frame in either direction for this long is closed.
+    #[serde(default = "default_ws_idle")]
+    pub websocket_idle_seconds: u64,
+    /// Largest WebSocket message relayed in either direction.
+    #[serde(default = "default_ws_max_message")]
+    pub websocket_max_message_bytes: usize,
+}
+
+fn default_max_token_bytes() -> usize {
+    8 * 1024
+}
+fn default_max_saml_bytes() -> usize {
+    64 * 1024
+}
+fn default_token_cache_entries() -> u64 {
+    100_000
+}
+fn default_jwks_refetch() -> u64 {
+    10
+}
+fn default_jwks_refresh() -> u64 {
+    900
+}
+fn default_ws_idle() -> u64 {
+    300
+}
+fn default_ws_max_message() -> usize {
+    1024 * 1024
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9090))
+}
+fn default_max_body_bytes() -> usize {
+    DEFAULT_MAX_BODY_BYTES
+}
+fn default_upstream_timeout() -> u64 {
+    30
+}
+fn default_leeway() -> u64 {
+    60
+}
+fn default_duration() -> u32 {
+    3600
+}
+fn default_sub() -> String {
+    "sub".to_owned()
+}
+fn default_expiry_margin() -> u64 {
+    300
+}
+fn default_sts_timeout() -> u64 {
+    10
+}
+fn default_refresh_ahead() -> u64 {
+    300
+}
+fn default_max_concurrent_calls() -> usize {
+    16
+}
+fn default_max_calls_per_second() -> u32 {
+    50
+}
+fn default_negative_cache() -> u64 {
+    30
+}
+fn default_max_sessions() -> u64 {
+    100_000
+}

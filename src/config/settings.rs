@@ -1,0 +1,159 @@
+//! The configuration after validation: every value parsed once into the type its stage uses
+//! (algorithms, certificates, operations, URLs, durations, header names). Stage constructors take
+//! their part and cannot fail; nothing downstream re-reads a file or re-parses a name.
+
+use crate::chime::BearerMode;
+use crate::chime::operations::AllowList;
+use rustls::pki_types::CertificateDer;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// Everything stsgate runs with, built by [`super::validate`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub proxy: ProxySettings,
+    pub identity: IdentitySettings,
+    pub mapping: MappingSettings,
+    pub sts: StsSettings,
+    pub broker: BrokerSettings,
+    pub upstream: UpstreamSettings,
+    pub chime: ChimeSettings,
+}
+
+/// The request path's own limits and switches.
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    pub max_body_bytes: usize,
+    /// `POST /credentials` is served.
+    pub vending: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    pub issuers: Vec<IssuerSettings>,
+    pub saml_idps: Vec<SamlIdpSettings>,
+    /// A header carrying a base64 SAML assertion, besides `Authorization: SAML`.
+    pub saml_header: Option<http::HeaderName>,
+    pub max_token_bytes: usize,
+    pub max_saml_bytes: usize,
+    /// 0 disables the validated-credential cache.
+    pub token_cache_max_entries: u64,
+}
+
+/// One OIDC issuer.
+#[derive(Debug, Clone)]
+pub struct IssuerSettings {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    /// Skips discovery when set.
+    pub jwks_uri: Option<Url>,
+    pub leeway_seconds: i64,
+    /// Public-key algorithms only (checked at load).
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    pub token_use: Option<TokenUse>,
+    pub required_claims: Vec<(String, Value)>,
+    pub max_age_seconds: Option<i64>,
+    /// An unknown `kid` refetches the key set at most this often.
+    pub refetch_interval: Duration,
+    /// Background refresh period.
+    pub refresh_interval: Duration,
+}
+
+pub use super::file::TokenUse;
+
+/// One SAML 2.0 IdP, its certificates already loaded.
+#[derive(Debug, Clone)]
+pub struct SamlIdpSettings {
+    pub entity_id: String,
+    /// DER certificates from inline PEM, PEM files and metadata, trusted together.
+    pub certificates: Vec<Vec<u8>>,
+    pub algorithms: Vec<SignatureMethod>,
+    pub audiences: Vec<String>,
+    pub recipients: Vec<String>,
+    pub leeway_seconds: i64,
+    /// Claim name → attribute `Name`.
+    pub claim_names: Vec<(String, String)>,
+    pub required_claims: Vec<(String, Value)>,
+    pub max_age_seconds: Option<i64>,
+}
+
+/// The XML-DSig signature methods stsgate accepts (never SHA-1 or DSA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureMethod {
+    RsaSha256,
+    RsaSha384,
+    RsaSha512,
+    EcdsaSha256,
+    EcdsaSha384,
+    EcdsaSha512,
+}
+
+/// Who a caller becomes: role, session name, tags, policy and Chime user.
+#[derive(Debug, Clone)]
+pub struct MappingSettings {
+    pub role_arn: Arc<str>,
+    pub session_name_claim: String,
+    /// Tag key → claim, in key order.
+    pub tags: Vec<(String, String)>,
+    pub duration_seconds: i32,
+    pub session_policy: Option<Arc<str>>,
+    pub app_instance_arn: String,
+    pub user_id_claim: String,
+}
+
+/// How stsgate reaches STS.
+#[derive(Debug, Clone)]
+pub struct StsSettings {
+    pub region: String,
+    pub endpoint: Option<Url>,
+    /// Also the SDK's operation timeout.
+    pub timeout: Duration,
+}
+
+/// The session cache and STS load shaping.
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    pub expiry_margin: Duration,
+    pub refresh_ahead: Duration,
+    pub deadline: Duration,
+    pub negative_ttl: Duration,
+    pub max_sessions: u64,
+    pub max_concurrent_calls: usize,
+    pub max_calls_per_second: u32,
+}
+
+/// The Chime messaging endpoint.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// Signing region.
+    pub region: String,
+    /// `scheme://host[:port]/`.
+    pub endpoint: Url,
+    pub timeout: Duration,
+    /// Extra trusted CA certificates (HTTPS and WSS, JWKS included).
+    pub extra_roots: Vec<CertificateDer<'static>>,
+}
+
+/// What callers may do in Chime, and as whom.
+#[derive(Debug, Clone)]
+pub struct ChimeSettings {
+    pub bearer: BearerMode,
+    pub allowed: AllowList,
+    /// AppInstanceUser ARNs of the configured AppInstanceAdmins.
+    pub admin_user_arns: HashSet<String>,
+    pub websocket: WebSocketSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebSocketSettings {
+    /// Close both sides after this long without a frame in either direction.
+    pub idle: Duration,
+    /// Largest message relayed in either direction.
+    pub max_message_bytes: usize,
+}

@@ -1,0 +1,79 @@
+use super::*;
+use crate::config::{BearerMode, from_toml};
+use std::time::Duration;
+
+pub const SAMPLE: &str = r#"
+listen = "127.0.0.1:8080"
+admin_listen = "127.0.0.1:9090"
+[upstream]
+region = "us-east-1"
+[[issuers]]
+issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example"
+audiences = ["3n4b5urk1ft4fl3mg5e62d9ado"]
+[sts]
+role_arn = "arn:aws:iam::111122223333:role/ChimeMessagingSampleAppUserRole"
+region = "us-east-1"
+[session_tags]
+my_applications_user_id = "sub"
+[chime]
+app_instance_arn = "arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2222-3333-4444-555555555555"
+"#;
+
+#[test]
+fn sample_from_the_readme_is_valid_with_defaults() {
+    let s = from_toml(SAMPLE).unwrap();
+    assert_eq!(s.mapping.duration_seconds, 3600);
+    assert_eq!(s.broker.expiry_margin, Duration::from_secs(300));
+    assert_eq!(s.chime.bearer, BearerMode::Enforce);
+    assert_eq!(
+        s.upstream.endpoint.as_str(),
+        "https://messaging-chime.us-east-1.amazonaws.com/"
+    );
+    assert_eq!(s.identity.issuers[0].algorithms.len(), 9);
+    assert!(s.chime.allowed.contains("SendChannelMessage"));
+    assert!(!s.chime.allowed.contains("SearchChannels"));
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let e = from_toml(&SAMPLE.replace("[sts]", "[sts]\nrole_arm = \"x\"")).unwrap_err();
+    assert!(e.to_string().contains("role_arm"), "{e}");
+}
+
+#[test]
+fn missing_key_is_named() {
+    let text = SAMPLE.replace("region = \"us-east-1\"\n[session_tags]", "[session_tags]");
+    let e = from_toml(&text).unwrap_err();
+    assert!(e.to_string().contains("missing field `region`"), "{e}");
+}
+
+#[test]
+fn every_problem_is_reported_with_its_key() {
+    let mut c = crate::config::parse(SAMPLE).unwrap();
+    c.sts.role_arn = "arn:aws:iam::1111:user/x".into();
+    c.chime.app_instance_arn = "arn:aws:chime:us-east-1:111122223333:channel/x".into();
+    c.issuers[0].issuer = "http://cognito-idp.us-east-1.amazonaws.com/x".into();
+    c.issuers[0].algorithms = Some(vec!["HS256".into()]);
+    c.session_tags.insert("aws:user".into(), "sub".into());
+    c.chime.allowed_operations = Some(vec!["SendChannelMesage".into()]);
+    let e = crate::config::validate(&c).unwrap_err().to_string();
+    for key in [
+        "sts.role_arn",
+        "chime.app_instance_arn",
+        "issuers[0].issuer",
+        "issuers[0].algorithms",
+        "session_tags.aws:user",
+        "chime.allowed_operations",
+    ] {
+        assert!(e.contains(key), "{key} missing from: {e}");
+    }
+}
+
+#[test]
+fn http_only_for_loopback() {
+    assert!(check_url(&Url::parse("http://127.0.0.1:1/").unwrap()).is_ok());
+    assert!(check_url(&Url::parse("http://localhost:1/").unwrap()).is_ok());
+    assert!(check_url(&Url::parse("http://[::1]:1/").unwrap()).is_ok());
+    assert!(check_url(&Url::parse("http://10.0.0.1/").unwrap()).is_err());
+    assert!(check_url(&Url::parse("ftp://127.0.0.1/").unwrap()).is_err());
+}
