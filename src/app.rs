@@ -7,11 +7,8 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::http_client::HttpClient;
 use crate::identity::{Authenticator, IssuerKeys};
-use crate::mapping::Mapper;
 use crate::metrics::Metrics;
-use crate::proxy::websocket::Bridge;
-use crate::proxy::{Gateway, Upstream, serve};
-use crate::signing::Signer;
+use crate::proxy::{Gateway, Stages, serve};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -101,29 +98,15 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
         clock.clone(),
         settings.broker.clone(),
     );
-    let gateway = Arc::new(Gateway {
-        auth,
-        mapper: Mapper::new(&settings.mapping),
-        broker: broker.clone(),
-        signer: Signer::new(settings.upstream.region.clone()),
-        upstream: Upstream::new(
-            &settings.upstream.endpoint,
-            http.clone(),
-            settings.upstream.timeout,
-        ),
-        bridge: Bridge {
-            settings: settings.chime.websocket.clone(),
-            tls: http.tls_config(),
-            metrics: metrics.clone(),
-        },
-        bearer_mode: settings.chime.bearer,
-        allowed: settings.chime.allowed.clone(),
-        admin_user_arns: settings.chime.admin_user_arns.clone(),
-        vending: settings.proxy.vending,
-        max_body_bytes: settings.proxy.max_body_bytes,
+    let stages = Stages {
+        verifier: Arc::new(auth),
+        sessions: Arc::new(broker.clone()),
+        transport: Arc::new(http.clone()),
+        tls: http.tls_config(),
         metrics: metrics.clone(),
         clock,
-    });
+    };
+    let gateway = Arc::new(Gateway::new(&settings, stages));
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut background = JoinSet::new();

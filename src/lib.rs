@@ -20,6 +20,10 @@
 //! crate (`crates/standins`), which this library never depends on.
 #![forbid(unsafe_code)]
 
+/// The future type of the stage traits ([`identity::Verify`], [`broker::Sessions`],
+/// [`proxy::Transport`], [`broker::StsClient`]): object-safe, so tests can swap in stubs.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 pub mod admin;
 pub mod app;
 pub mod arn;

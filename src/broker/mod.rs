@@ -38,6 +38,23 @@ const NEAR_EXPIRY: Duration = Duration::from_secs(60);
 /// After a failed background refresh, wait this long before a request may start another.
 const REFRESH_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
+/// Where the request path gets a caller's session: the broker, or a stub in tests.
+pub trait Sessions: Send + Sync + 'static {
+    fn session<'a>(
+        &'a self,
+        spec: &'a SessionSpec,
+    ) -> BoxFuture<'a, Result<Arc<SessionCredentials>, StsError>>;
+}
+
+impl Sessions for SessionBroker {
+    fn session<'a>(
+        &'a self,
+        spec: &'a SessionSpec,
+    ) -> BoxFuture<'a, Result<Arc<SessionCredentials>, StsError>> {
+        Box::pin(self.credentials(spec))
+    }
+}
+
 #[derive(Clone)]
 pub struct SessionBroker {
     inner: Arc<Inner>,

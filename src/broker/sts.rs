@@ -14,11 +14,9 @@ use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_sdk_sts::types::Tag;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Anything that can turn a [`SessionSpec`] into credentials.
 pub trait StsClient: Send + Sync + 'static {

@@ -55,6 +55,28 @@ impl Principal {
     }
 }
 
+/// Turns a credential into a [`Principal`]: the [`Authenticator`], or a stub in tests.
+pub trait Verify: Send + Sync + 'static {
+    fn verify<'a>(
+        &'a self,
+        c: Credential<'a>,
+    ) -> crate::BoxFuture<'a, Result<Arc<Principal>, IdentityError>>;
+}
+
+impl Verify for Authenticator {
+    fn verify<'a>(
+        &'a self,
+        c: Credential<'a>,
+    ) -> crate::BoxFuture<'a, Result<Arc<Principal>, IdentityError>> {
+        Box::pin(async move {
+            match c {
+                Credential::Jwt(token) => self.authenticate_token(token).await,
+                Credential::Saml(encoded) => self.authenticate_saml(encoded).await,
+            }
+        })
+    }
+}
+
 /// Picks the OIDC issuer by the token's exact `iss`, or the SAML IdP by the assertion's exact
 /// `<Issuer>`, and lets it verify the credential; remembers validated credentials by hash so a
 /// busy user costs one signature check, not one per request.

@@ -1,19 +1,45 @@
 //! The Chime upstream: turns the client's request into one addressed to the configured endpoint
-//! (same method, same raw path and query), sends it, and hands back the streamed response.
+//! (same method, same raw path and query), sends it through a [`Transport`], and hands back the
+//! streamed response.
 
 use super::headers::{strip_for_upstream, strip_hop_by_hop};
+use crate::BoxFuture;
 use crate::error::{GatewayError, ProxyBody};
-use crate::http_client::HttpClient;
+use crate::http_client::{FetchError, HttpClient};
 use bytes::Bytes;
 use http::header::HOST;
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, Uri};
 use http_body_util::{BodyExt, Full};
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
+/// Sends one signed request and returns the response with its body still streaming: the HTTP
+/// client in production, a stub in tests.
+pub trait Transport: Send + Sync + 'static {
+    fn send(
+        &self,
+        req: Request<Bytes>,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<Response<ProxyBody>, FetchError>>;
+}
+
+impl Transport for HttpClient {
+    fn send(
+        &self,
+        req: Request<Bytes>,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<Response<ProxyBody>, FetchError>> {
+        Box::pin(async move {
+            let resp = HttpClient::send(self, req.map(Full::new), timeout).await?;
+            Ok(resp.map(|b| b.boxed()))
+        })
+    }
+}
+
 pub struct Upstream {
-    http: HttpClient,
+    transport: Arc<dyn Transport>,
     /// `scheme://authority`, no trailing slash.
     origin: String,
     host: HeaderValue,
@@ -21,13 +47,13 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(endpoint: &Url, http: HttpClient, timeout: Duration) -> Self {
+    pub fn new(endpoint: &Url, transport: Arc<dyn Transport>, timeout: Duration) -> Self {
         let host = match endpoint.port() {
             Some(p) => format!("{}:{p}", endpoint.host_str().unwrap_or_default()),
             None => endpoint.host_str().unwrap_or_default().to_owned(),
         };
         Upstream {
-            http,
+            transport,
             origin: format!("{}://{host}", endpoint.scheme()),
             host: HeaderValue::from_str(&host).expect("URL host is a valid header value"),
             timeout,
@@ -77,13 +103,12 @@ impl Upstream {
 
     /// Sends a signed request; status, headers (less hop-by-hop) and body come back unchanged.
     pub async fn forward(&self, req: Request<Bytes>) -> Result<Response<ProxyBody>, GatewayError> {
-        let resp = self
-            .http
-            .send(req.map(Full::new), self.timeout)
+        let mut resp = self
+            .transport
+            .send(req, self.timeout)
             .await
             .map_err(GatewayError::Upstream)?;
-        let (mut parts, body) = resp.into_parts();
-        strip_hop_by_hop(&mut parts.headers);
-        Ok(Response::from_parts(parts, body.boxed()))
+        strip_hop_by_hop(resp.headers_mut());
+        Ok(resp)
     }
 }

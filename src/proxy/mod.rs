@@ -1,13 +1,21 @@
 //! The proxy stage: accepts client connections, runs each request through the pipeline
 //! (route → authenticate → map → allow → bind caller → read body → session → sign → forward),
 //! streams the upstream's answer back unchanged, and bridges the messaging WebSocket.
+//!
+//! - `gateway.rs`: the pipeline's phases over a request, with its [`Stages`] injected.
+//! - `body.rs`: the buffered request body; `headers.rs`: which headers cross.
+//! - `forward.rs`: the upstream request and its [`Transport`].
+//! - `websocket.rs`: the `/connect` bridge; `server.rs`: the accept loop.
 
+mod body;
 mod forward;
+mod gateway;
 mod headers;
-mod pipeline;
 mod server;
+#[cfg(test)]
+mod tests;
 pub mod websocket;
 
-pub use forward::Upstream;
-pub use pipeline::Gateway;
+pub use forward::{Transport, Upstream};
+pub use gateway::{Gateway, Stages};
 pub use server::serve;

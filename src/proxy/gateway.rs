@@ -1,27 +1,29 @@
 //! The request pipeline, phase by phase in request order: route → authenticate → map → allow →
 //! bind the caller → read the body → session → sign → forward. Every check that can refuse a
 //! request runs before the session phase, so a refused request never costs an STS call and is
-//! never forwarded. Per-request metrics are recorded once, in `finish`.
+//! never forwarded. Per-request metrics and the log line are written once, in `finish`.
+//!
+//! The gateway owns no sockets: its I/O goes through the [`Stages`] it is built with (credential
+//! verification, sessions, the upstream transport), so tests run it in memory with stubs.
 
-use super::Upstream;
+use super::body::read_body;
 use super::websocket::{Bridge, SocketRequest, Upgrade};
-use crate::broker::SessionBroker;
-use crate::chime::BearerMode;
-use crate::chime::operations::AllowList;
-use crate::chime::operations::{self, BearerRule, CONNECT, Operation};
-use crate::chime::{BEARER_HEADER, bind_bearer, check_user_arn_query};
+use super::{Transport, Upstream};
+use crate::broker::Sessions;
+use crate::chime::operations::{self, AllowList, BearerRule, CONNECT, Operation};
+use crate::chime::{BEARER_HEADER, BearerMode, bind_bearer, check_user_arn_query};
 use crate::clock::SharedClock;
+use crate::config::Settings;
 use crate::error::{GatewayError, ProxyBody, json_response};
-use crate::identity::{Authenticator, IdentityError};
+use crate::identity::{Credential, IdentityError, Verify, credential};
 use crate::mapping::{Mapped, Mapper};
 use crate::metrics::Metrics;
 use crate::signing::Signer;
 use aws_smithy_types::date_time::{DateTime, Format};
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Body;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,20 +33,40 @@ const UNKNOWN: &str = "unknown";
 /// `operation` label for `POST /credentials`.
 const VEND: &str = "VendCredentials";
 
-pub struct Gateway {
-    pub auth: Authenticator,
-    pub mapper: Mapper,
-    pub broker: SessionBroker,
-    pub signer: Signer,
-    pub upstream: Upstream,
-    pub bridge: Bridge,
-    pub bearer_mode: BearerMode,
-    pub allowed: AllowList,
-    pub admin_user_arns: HashSet<String>,
-    pub vending: bool,
-    pub max_body_bytes: usize,
+/// What the gateway does I/O with, each replaceable in tests.
+#[derive(Clone)]
+pub struct Stages {
+    pub verifier: Arc<dyn Verify>,
+    pub sessions: Arc<dyn Sessions>,
+    pub transport: Arc<dyn Transport>,
+    /// Trust roots for the messaging WebSocket's upstream leg.
+    pub tls: Arc<rustls::ClientConfig>,
     pub metrics: Arc<Metrics>,
     pub clock: SharedClock,
+}
+
+pub struct Gateway {
+    verifier: Arc<dyn Verify>,
+    sessions: Arc<dyn Sessions>,
+    mapper: Mapper,
+    signer: Signer,
+    upstream: Upstream,
+    bridge: Bridge,
+    policy: CallerPolicy,
+    saml_header: Option<HeaderName>,
+    /// The 401 challenge names the `SAML` scheme too.
+    accepts_saml: bool,
+    vending: bool,
+    max_body_bytes: usize,
+    metrics: Arc<Metrics>,
+    clock: SharedClock,
+}
+
+/// Who a caller may act as, and what it may call.
+struct CallerPolicy {
+    bearer_mode: BearerMode,
+    allowed: AllowList,
+    admin_user_arns: HashSet<String>,
 }
 
 /// What a request is, decided from method and raw path before anything else.
@@ -73,7 +95,42 @@ struct Timing {
 }
 
 impl Gateway {
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<ProxyBody> {
+    pub fn new(s: &Settings, stages: Stages) -> Self {
+        let upstream = Upstream::new(
+            &s.upstream.endpoint,
+            stages.transport.clone(),
+            s.upstream.timeout,
+        );
+        Gateway {
+            verifier: stages.verifier,
+            sessions: stages.sessions,
+            mapper: Mapper::new(&s.mapping),
+            signer: Signer::new(s.upstream.region.clone()),
+            upstream,
+            bridge: Bridge {
+                settings: s.chime.websocket.clone(),
+                tls: stages.tls,
+                metrics: stages.metrics.clone(),
+            },
+            policy: CallerPolicy {
+                bearer_mode: s.chime.bearer,
+                allowed: s.chime.allowed.clone(),
+                admin_user_arns: s.chime.admin_user_arns.clone(),
+            },
+            saml_header: s.identity.saml_header.clone(),
+            accepts_saml: !s.identity.saml_idps.is_empty(),
+            vending: s.proxy.vending,
+            max_body_bytes: s.proxy.max_body_bytes,
+            metrics: stages.metrics,
+            clock: stages.clock,
+        }
+    }
+
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<ProxyBody>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let started = Instant::now();
         let method = req.method().clone();
         let route = self.route(req.method(), req.uri());
@@ -90,29 +147,24 @@ impl Gateway {
         }
     }
 
-    async fn proxy(
+    async fn proxy<B>(
         &self,
-        req: Request<Incoming>,
+        req: Request<B>,
         route: Route,
         timing: &mut Timing,
-    ) -> Result<Response<ProxyBody>, GatewayError> {
+    ) -> Result<Response<ProxyBody>, GatewayError>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let (mut parts, body) = req.into_parts();
-
-        let principal = match (route, self.auth.authenticate(&parts.headers).await) {
-            // Browsers cannot set headers on a WebSocket upgrade: they may send `?token=`.
-            (Route::Connect, Err(IdentityError::Missing)) => {
-                let token =
-                    query_param(parts.uri.query(), "token").ok_or(IdentityError::Missing)?;
-                self.auth.authenticate_token(&token).await?
-            }
-            (_, result) => result?,
-        };
+        let principal = self.authenticate(&parts, route).await?;
         let mapped = self.mapper.map(&principal)?;
         let not_after = UNIX_EPOCH + Duration::from_secs(principal.expires_at.max(0) as u64);
 
         match route {
             Route::Vend => {
-                let session = self.broker.credentials(&mapped.spec).await?;
+                let session = self.sessions.session(&mapped.spec).await?;
                 self.metrics.credentials_vended.inc();
                 Ok(vend(&session.credentials, session.expires_at))
             }
@@ -121,7 +173,7 @@ impl Gateway {
                 let upgrade = Upgrade::from_parts(&mut parts).ok_or_else(|| {
                     GatewayError::BadRequest("GET /connect must be a WebSocket upgrade".into())
                 })?;
-                let session = self.broker.credentials(&mapped.spec).await?;
+                let session = self.sessions.session(&mapped.spec).await?;
                 let request = SocketRequest {
                     upgrade,
                     client_query: parts.uri.query(),
@@ -140,7 +192,7 @@ impl Gateway {
                 self.bind_caller(op, &mut parts, &mapped)?;
                 let body = read_body(&parts.headers, body, self.max_body_bytes).await?;
 
-                let session = self.broker.credentials(&mapped.spec).await?;
+                let session = self.sessions.session(&mapped.spec).await?;
 
                 let mut upstream_req = self.upstream.prepare(parts, body)?;
                 self.signer
@@ -153,8 +205,28 @@ impl Gateway {
         }
     }
 
+    /// The request's one credential, verified. Browsers cannot set headers on a WebSocket
+    /// upgrade, so `/connect` may carry a token as `?token=`.
+    async fn authenticate(
+        &self,
+        parts: &Parts,
+        route: Route,
+    ) -> Result<Arc<crate::identity::Principal>, GatewayError> {
+        let found = credential(&parts.headers, self.saml_header.as_ref());
+        let from_query;
+        let c = match (route, found) {
+            (Route::Connect, Err(IdentityError::Missing)) => {
+                from_query =
+                    query_param(parts.uri.query(), "token").ok_or(IdentityError::Missing)?;
+                Credential::Jwt(&from_query)
+            }
+            (_, found) => found?,
+        };
+        Ok(self.verifier.verify(c).await?)
+    }
+
     fn allow(&self, name: &'static str) -> Result<(), GatewayError> {
-        if self.allowed.contains(name) {
+        if self.policy.allowed.contains(name) {
             Ok(())
         } else {
             Err(GatewayError::OperationNotAllowed(name))
@@ -170,16 +242,18 @@ impl Gateway {
         mapped: &Mapped,
     ) -> Result<(), GatewayError> {
         match op.bearer {
-            BearerRule::Required | BearerRule::Optional => {
-                bind_bearer(&mut parts.headers, &mapped.user_arn, self.bearer_mode)?
-            }
+            BearerRule::Required | BearerRule::Optional => bind_bearer(
+                &mut parts.headers,
+                &mapped.user_arn,
+                self.policy.bearer_mode,
+            )?,
             // Not part of this operation: never sign a bearer the caller chose.
             BearerRule::None => {
                 parts.headers.remove(BEARER_HEADER);
             }
         }
         if op.user_arn_query_param() {
-            let admin = self.admin_user_arns.contains(&mapped.user_arn);
+            let admin = self.policy.admin_user_arns.contains(&mapped.user_arn);
             check_user_arn_query(parts.uri.query(), &mapped.user_arn, admin)?;
         }
         Ok(())
@@ -212,33 +286,42 @@ impl Gateway {
                 tracing::info!(%method, operation, status = resp.status().as_u16(), elapsed_ms, "proxied");
                 resp
             }
-            Err(e) => {
-                if let GatewayError::Identity(ie) = &e {
-                    self.metrics
-                        .token_rejections
-                        .with_label_values(&[ie.reason()])
-                        .inc();
-                }
-                let status = e.status();
-                if status.is_server_error() {
-                    tracing::warn!(%method, operation, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
-                } else {
-                    tracing::info!(%method, operation, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
-                }
-                let mut resp = e.into_response();
-                if status == StatusCode::UNAUTHORIZED && self.auth.accepts_saml() {
-                    resp.headers_mut().append(
-                        header::WWW_AUTHENTICATE,
-                        HeaderValue::from_static("SAML realm=\"stsgate\""),
-                    );
-                }
-                resp
-            }
+            Err(e) => self.refuse(e, &method, operation, elapsed_ms),
         };
         self.metrics
             .requests_total
             .with_label_values(&[operation, resp.status().as_str()])
             .inc();
+        resp
+    }
+
+    /// The error's response, its reason counted and logged (never with a credential).
+    fn refuse(
+        &self,
+        e: GatewayError,
+        method: &Method,
+        operation: &str,
+        elapsed_ms: f64,
+    ) -> Response<ProxyBody> {
+        if let GatewayError::Identity(ie) = &e {
+            self.metrics
+                .token_rejections
+                .with_label_values(&[ie.reason()])
+                .inc();
+        }
+        let status = e.status();
+        if status.is_server_error() {
+            tracing::warn!(%method, operation, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
+        } else {
+            tracing::info!(%method, operation, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
+        }
+        let mut resp = e.into_response();
+        if status == StatusCode::UNAUTHORIZED && self.accepts_saml {
+            resp.headers_mut().append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("SAML realm=\"stsgate\""),
+            );
+        }
         resp
     }
 }
@@ -263,31 +346,4 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     form_urlencoded::parse(query?.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
-}
-
-/// Buffers the body (its hash is signed) up to `limit`; a declared oversize is refused unread.
-async fn read_body(
-    headers: &HeaderMap,
-    body: Incoming,
-    limit: usize,
-) -> Result<Bytes, GatewayError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(GatewayError::BodyTooLarge { limit });
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(GatewayError::BodyTooLarge { limit })
-        }
-        Err(_) => Err(GatewayError::BadRequest(
-            "could not read the request body".into(),
-        )),
-    }
 }
