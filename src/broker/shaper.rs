@@ -1,6 +1,10 @@
 //! STS load shaping: a concurrency bound, a token-bucket rate bound, and retries with full-jitter
 //! exponential back-off, all within one deadline per caller. Callers beyond a bound wait for a
 //! slot rather than fail at once. Time is tokio's, so tests can pause it.
+//!
+//! When the deadline cuts a retry short (while it queues or while it runs), the caller gets the
+//! last answer STS actually gave (say `Throttling`), not the cut: that is what an operator needs
+//! to see, and it does not depend on where inside the last attempt the deadline fell.
 
 use super::sts::StsError;
 use crate::metrics::Metrics;
@@ -50,6 +54,7 @@ impl Shaper {
     {
         let deadline = Instant::now() + budget;
         let mut backoff = FIRST_BACKOFF;
+        let mut last: Option<StsError> = None;
         loop {
             metrics.sts_assume_role_queued.inc();
             let slot = timeout_at(deadline, async {
@@ -63,33 +68,37 @@ impl Shaper {
                     .sts_assume_role_errors
                     .with_label_values(&["queue_timeout"])
                     .inc();
-                return Err(StsError::transport(
-                    "queue_timeout",
-                    "no STS slot within the deadline".into(),
-                ));
+                return Err(last.unwrap_or_else(|| {
+                    StsError::transport("queue_timeout", "no STS slot within the deadline".into())
+                }));
             };
 
             metrics.sts_assume_role_in_flight.inc();
             let started = Instant::now();
-            let result = timeout_at(deadline, attempt()).await.unwrap_or_else(|_| {
-                Err(StsError::transport(
-                    "timeout",
-                    "AssumeRole did not finish within the deadline".into(),
-                ))
-            });
+            let outcome = timeout_at(deadline, attempt()).await;
             metrics
                 .sts_assume_role_duration
                 .observe(started.elapsed().as_secs_f64());
             metrics.sts_assume_role_in_flight.dec();
 
-            let err = match result {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
+            let (err, cut) = match outcome {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => (e, false),
+                Err(_) => (
+                    StsError::transport(
+                        "timeout",
+                        "AssumeRole did not finish within the deadline".into(),
+                    ),
+                    true,
+                ),
             };
             metrics
                 .sts_assume_role_errors
                 .with_label_values(&[err.code])
                 .inc();
+            if cut {
+                return Err(last.unwrap_or(err));
+            }
             if !err.is_retryable() {
                 return Err(err);
             }
@@ -101,6 +110,7 @@ impl Shaper {
             metrics.sts_assume_role_retries.inc();
             sleep(pause).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
+            last = Some(err);
         }
     }
 

@@ -339,6 +339,30 @@ async fn retries_stop_at_the_deadline() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_deadline_inside_a_retry_reports_what_sts_last_said() {
+    // Each attempt takes 1 s; the first is throttled, the retry starts by 1.1 s and is cut at 1.5 s.
+    let t = setup(
+        Duration::from_secs(1),
+        BrokerSettings {
+            deadline: Duration::from_millis(1500),
+            ..settings()
+        },
+    );
+    t.sts.fail_always(Some(err("Throttling")));
+    let e = t.broker.credentials(&spec("alice")).await.unwrap_err();
+    assert_eq!((e.kind, e.code), (StsErrorKind::Throttled, "Throttling"));
+    assert_eq!(t.sts.calls(), 2);
+    assert_eq!(
+        t.metrics
+            .sts_assume_role_errors
+            .with_label_values(&["timeout"])
+            .get(),
+        1,
+        "the cut attempt is still counted"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn queued_callers_give_up_at_the_deadline() {
     let t = setup(
         Duration::from_secs(5),
