@@ -24,23 +24,24 @@ async fn hundred_concurrent_first_requests_make_one_call() {
 
 #[tokio::test]
 async fn a_used_session_is_renewed_before_it_expires_and_no_request_waits() {
-    // Credentials live 8 s: usable until 6 s (2 s margin), refreshed from 3 s (3 s ahead).
+    // Credentials live 4 s: usable until 3 s (1 s margin), refreshed from 1 s (2 s ahead).
     let h = Harness::start_with(|c| {
-        c.sts.expiry_margin_seconds = 2;
-        c.sts.refresh_ahead_seconds = 3;
+        c.sts.expiry_margin_seconds = 1;
+        c.sts.refresh_ahead_seconds = 2;
     })
     .await;
     h.standins.sts.set_behaviour(StsBehaviour {
-        lifetime: Some(Duration::from_secs(8)),
+        lifetime: Some(Duration::from_secs(4)),
         ..Default::default()
     });
     let path = messages_path();
     for _ in 0..16 {
         let r = h.call("alice", "GET", &path, "").await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    // 8 s of steady traffic: the first request missed, every other was a hit.
+    // 4 s of steady traffic, past the first session's end: the first request missed, every
+    // other was a hit.
     assert_eq!(h.metric("stsgate_credential_cache_misses_total").await, 1.0);
     assert!(
         h.metric("stsgate_credential_refreshes_total{result=\"ok\"}")

@@ -320,14 +320,14 @@ async fn browsers_may_pass_the_token_in_the_query() {
 
 #[tokio::test]
 async fn sockets_close_with_a_retryable_code_before_credentials_expire() {
-    // Credentials live 35 s; the bridge stops 30 s before expiry, so after ~5 s.
+    // Credentials live 32 s; the bridge stops 30 s before expiry, so after ~2 s.
     let h = Harness::start_with(|c| {
         c.sts.expiry_margin_seconds = 2;
         c.sts.refresh_ahead_seconds = 3;
     })
     .await;
     h.standins.sts.set_behaviour(StsBehaviour {
-        lifetime: Some(Duration::from_secs(35)),
+        lifetime: Some(Duration::from_secs(32)),
         ..Default::default()
     });
     let mut ws = open(&h, "", Some(&h.token("alice"))).await.unwrap();

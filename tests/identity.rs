@@ -65,7 +65,7 @@ async fn several_issuers_each_by_its_exact_iss() {
 
 #[tokio::test]
 async fn unknown_kids_refetch_at_most_once_per_interval_and_rotation_works() {
-    let h = Harness::start().await;
+    let h = Harness::start_with(|c| c.issuers[0].jwks_refetch_interval_seconds = 1).await;
     let idp = &h.standins.idp;
     assert_eq!(get(&h, &h.token("alice")).await.status, StatusCode::OK);
     let before = idp.jwks_fetches();
@@ -85,7 +85,7 @@ async fn unknown_kids_refetch_at_most_once_per_interval_and_rotation_works() {
 
     // Rotation: a new key is published; after the interval its first token triggers a refetch.
     idp.add_rsa_key("rotated-1", true);
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let rotated = idp.sign("rotated-1", &idp.claims_for("alice", AUDIENCE));
     assert_eq!(get(&h, &rotated).await.status, StatusCode::OK);
     // Old and new keys overlap: both verify.
@@ -216,12 +216,16 @@ async fn hmac_signed_with_the_public_key_is_refused() {
 
 #[tokio::test]
 async fn validated_tokens_are_cached_until_they_expire() {
-    let h = Harness::start_with(|c| c.issuers[0].leeway_seconds = 0).await;
+    // stsgate's clock moves only when told; the token's times are set relative to it.
+    let start = now();
+    let clock = stsgate::clock::ManualClock::new(UNIX_EPOCH + Duration::from_secs(start as u64));
+    let h = Harness::start_with_clock(|c| c.issuers[0].leeway_seconds = 0, clock.clone()).await;
     let idp = &h.standins.idp;
     let short = idp.sign(
         RSA_KID,
         &with(idp, |c| {
-            c.insert("exp".into(), (now() + 2).into());
+            c.insert("iat".into(), (start - 1).into());
+            c.insert("exp".into(), (start + 2).into());
         }),
     );
     for _ in 0..5 {
@@ -229,6 +233,12 @@ async fn validated_tokens_are_cached_until_they_expire() {
     }
     assert_eq!(h.metric("stsgate_token_cache_misses_total").await, 1.0);
     assert_eq!(h.metric("stsgate_token_cache_hits_total").await, 4.0);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(
+        get(&h, &short).await.status,
+        StatusCode::OK,
+        "exp itself is valid"
+    );
+    clock.advance(Duration::from_secs(1));
     rejected(&h, &short, "expired").await;
 }

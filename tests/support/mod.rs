@@ -13,6 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use stsgate::app::Running;
+use stsgate::clock::ManualClock;
 use stsgate::config::Config;
 use stsgate_standins::{AUDIENCE, StandIns};
 
@@ -62,15 +63,29 @@ impl Harness {
 
     /// As [`Harness::start_with`], for edits that need the stand-ins (their keys, say).
     pub async fn start_with_standins(edit: impl FnOnce(&StandIns, &mut Config)) -> Self {
+        Self::start_full(edit, None).await
+    }
+
+    /// stsgate on a clock the test moves (the stand-ins keep real time).
+    pub async fn start_with_clock(edit: impl FnOnce(&mut Config), clock: ManualClock) -> Self {
+        Self::start_full(|_, c| edit(c), Some(Arc::new(clock))).await
+    }
+
+    async fn start_full(
+        edit: impl FnOnce(&StandIns, &mut Config),
+        clock: Option<stsgate::clock::SharedClock>,
+    ) -> Self {
         let standins = StandIns::start(Arc::new(sigv4::IndependentCheck))
             .await
             .unwrap();
         let mut config = standins_config(&standins);
         edit(&standins, &mut config);
         let settings = stsgate::config::validate(&config).unwrap();
-        let gateway = stsgate::app::start(settings, overrides(&standins))
-            .await
-            .unwrap();
+        let overrides = stsgate::app::Overrides {
+            clock,
+            ..overrides(&standins)
+        };
+        let gateway = stsgate::app::start(settings, overrides).await.unwrap();
         let client = Client::builder(TokioExecutor::new()).build_http();
         let h = Harness {
             standins,
