@@ -9,6 +9,7 @@ mod broker;
 mod chime;
 mod cli;
 mod front_door_smoke;
+mod hostile;
 mod identity;
 mod rejections;
 mod request_path;

@@ -4,7 +4,6 @@
 //! one genuine assertion could arrange it.
 
 use super::{Case, now};
-use http::StatusCode;
 use stsgate_standins::saml_idp::{AssertionSpec, SamlIdpStandIn, encode};
 use stsgate_standins::{SAML_AUDIENCE, SAML_ENTITY_ID, SAML_RECIPIENT};
 
@@ -13,14 +12,11 @@ fn saml(name: &'static str, xml: &str, reason: &'static str) -> Case {
 }
 
 fn saml_raw(name: &'static str, encoded: &str, reason: &'static str) -> Case {
-    Case {
+    Case::invalid(
         name,
-        headers: vec![("authorization".into(), format!("SAML {encoded}"))],
-        body: String::new(),
-        status: StatusCode::UNAUTHORIZED,
-        code: "invalid_token",
-        reason: Some(reason),
-    }
+        &[("authorization", &format!("SAML {encoded}"))],
+        reason,
+    )
 }
 
 /// The `ID` attribute of the document's root element.

@@ -1,0 +1,154 @@
+//! The hostile table: every row is a request stsgate must refuse, with the status, the JSON error
+//! code and (for identity failures) the `stsgate_token_rejections_total` reason it must be
+//! refused with. Each row also proves that nothing is echoed back, no STS call was made and
+//! nothing was forwarded. Rows live by kind: `jwt.rs` (tokens), `saml.rs` (assertions),
+//! `request.rs` (carriers and requests).
+
+mod jwt;
+mod request;
+mod saml;
+
+use crate::support::{Harness, messages_path};
+use http::StatusCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub struct Case {
+    pub name: &'static str,
+    pub method: &'static str,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub status: StatusCode,
+    pub code: &'static str,
+    /// `stsgate_token_rejections_total` reason, for identity failures.
+    pub reason: Option<&'static str>,
+}
+
+impl Case {
+    /// A GET of the demo channel's messages with these headers, refused with `status`/`code`.
+    pub fn get(
+        name: &'static str,
+        headers: &[(&str, &str)],
+        status: u16,
+        code: &'static str,
+    ) -> Self {
+        Case {
+            name,
+            method: "GET",
+            path: messages_path(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: String::new(),
+            status: StatusCode::from_u16(status).unwrap(),
+            code,
+            reason: None,
+        }
+    }
+
+    /// A credential refused as `invalid_token` for `reason`.
+    pub fn invalid(name: &'static str, headers: &[(&str, &str)], reason: &'static str) -> Self {
+        Case {
+            reason: Some(reason),
+            ..Case::get(name, headers, 401, "invalid_token")
+        }
+    }
+}
+
+/// Every JWT row in `Authorization: Bearer`.
+fn bearer_cases(h: &Harness) -> Vec<Case> {
+    jwt::rows(&h.standins.idp)
+        .into_iter()
+        .map(|j| {
+            Case::invalid(
+                j.name,
+                &[("authorization", &format!("Bearer {}", j.token))],
+                j.reason,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_refusal_is_clear_and_costs_nothing_upstream() {
+    let h = Harness::start().await;
+    let mut cases = bearer_cases(&h);
+    cases.extend(request::cases(&h));
+    cases.extend(saml::cases(&h.standins.saml_idp));
+    assert!(
+        cases.len() >= 90,
+        "the hostile table has {} cases",
+        cases.len()
+    );
+    for case in &cases {
+        assert_refused(&h, case).await;
+    }
+}
+
+/// The case's status, code, message and challenge; nothing echoed; its reason counted once; no
+/// STS call; nothing forwarded.
+pub async fn assert_refused(h: &Harness, case: &Case) {
+    let headers: Vec<(&str, &str)> = case
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let series = case
+        .reason
+        .map(|reason| format!("stsgate_token_rejections_total{{reason=\"{reason}\"}}"));
+    let before = match &series {
+        Some(s) => h.metric(s).await,
+        None => 0.0,
+    };
+    let r = h.send(case.method, &case.path, &headers, &case.body).await;
+    let name = case.name;
+    assert_eq!(r.status, case.status, "{name}: {}", r.body);
+    let body = r.json();
+    assert_eq!(body["error"], case.code, "{name}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{name}"
+    );
+    assert_eq!(r.headers["content-type"], "application/json", "{name}");
+    let challenge = r
+        .headers
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    if case.status == StatusCode::UNAUTHORIZED {
+        let c = challenge.unwrap_or_else(|| panic!("{name}: no WWW-Authenticate"));
+        assert!(
+            c.starts_with("Bearer ") && c.contains("error=\"invalid_token\""),
+            "{c}"
+        );
+    } else {
+        assert!(challenge.is_none(), "{name}");
+    }
+    // The caller's credential never comes back.
+    for (_, v) in &case.headers {
+        let token = v.rsplit(' ').next().unwrap_or_default();
+        if token.len() > 8 {
+            assert!(!r.body.contains(token), "{name}: credential echoed");
+        }
+    }
+    // Refused for exactly this reason: its counter moved by one.
+    if let Some(series) = series {
+        assert_eq!(
+            h.metric(&series).await,
+            before + 1.0,
+            "{name}: {series} did not move by one"
+        );
+    }
+    assert_eq!(h.standins.sts.calls().len(), 0, "{name}: STS was called");
+    assert!(
+        h.standins.chime.received().is_empty(),
+        "{name}: request was forwarded"
+    );
+}
