@@ -50,6 +50,8 @@ fn spec(i: usize) -> SessionSpec {
         tags: vec![("my_applications_user_id".into(), format!("user-{i:08}"))],
         duration_seconds: 3600,
         policy: None,
+        user_arn: format!("arn:aws:chime:us-east-1:111122223333:app-instance/ai/user/user-{i:08}")
+            .into(),
     }
 }
 

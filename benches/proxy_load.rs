@@ -15,7 +15,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stsgate::error::full;
 use stsgate_standins::sigv4_check::ResigningCheck;
 use stsgate_standins::{AUDIENCE, StandIns};
 use tokio::net::TcpListener;
@@ -25,10 +24,10 @@ async fn echo_upstream() -> (String, watch::Sender<bool>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = watch::channel(false);
-    tokio::spawn(stsgate::proxy::serve(
+    tokio::spawn(stsgate_standins::http::serve(
         listener,
         |_req: Request<hyper::body::Incoming>| async {
-            Response::new(full(r#"{"ChannelMessages":[]}"#))
+            Response::new(Full::new(Bytes::from_static(br#"{"ChannelMessages":[]}"#)))
         },
         rx,
     ));

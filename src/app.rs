@@ -126,13 +126,17 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
             async move { g.handle(req).await }
         },
         shutdown_rx.clone(),
+        settings.server.clone(),
+        metrics.clone(),
     ));
     {
-        let metrics = metrics.clone();
+        let m = metrics.clone();
         servers.spawn(serve(
             admin_listener,
-            move |req| admin::handle(req, metrics.clone(), readiness.clone(), broker.clone()),
+            move |req| admin::handle(req, m.clone(), readiness.clone(), broker.clone()),
             shutdown_rx,
+            settings.server.clone(),
+            metrics.clone(),
         ));
     }
     tracing::info!(%proxy_addr, %admin_addr, "stsgate listening");

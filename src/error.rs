@@ -4,6 +4,7 @@
 
 use crate::broker::{StsError, StsErrorKind};
 use crate::chime::BearerMismatch;
+use crate::chime::request::RequestError;
 use crate::http_client::FetchError;
 use crate::identity::IdentityError;
 use crate::mapping::MappingError;
@@ -28,10 +29,20 @@ pub enum GatewayError {
     Bearer(#[from] BearerMismatch),
     #[error("operation {0} is not allowed through this gateway")]
     OperationNotAllowed(&'static str),
+    #[error("{0}")]
+    ForeignResource(RequestError),
     #[error("request body larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
+    #[error("the request body did not arrive within {0} s")]
+    BodyTimeout(u64),
+    #[error("content type is not one Chime takes (application/json)")]
+    UnsupportedMediaType,
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("too many messaging WebSockets open for this user (at most {0})")]
+    TooManySockets(usize),
+    #[error("stsgate is at a limit: {0}; retry later")]
+    Overloaded(&'static str),
     #[error(transparent)]
     Sts(#[from] StsError),
     #[error(transparent)]
@@ -40,18 +51,32 @@ pub enum GatewayError {
     Upstream(FetchError),
 }
 
+impl From<RequestError> for GatewayError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::Query(why) => GatewayError::BadRequest(why),
+            foreign => GatewayError::ForeignResource(foreign),
+        }
+    }
+}
+
 impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self {
-            GatewayError::Identity(IdentityError::KeysUnavailable) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            GatewayError::Identity(
+                IdentityError::KeysUnavailable | IdentityError::VerifierBusy,
+            ) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Identity(_) => StatusCode::UNAUTHORIZED,
             GatewayError::Mapping(_)
             | GatewayError::Bearer(_)
-            | GatewayError::OperationNotAllowed(_) => StatusCode::FORBIDDEN,
+            | GatewayError::OperationNotAllowed(_)
+            | GatewayError::ForeignResource(_) => StatusCode::FORBIDDEN,
             GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            GatewayError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GatewayError::TooManySockets(_) => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Sts(e) => match e.kind {
                 StsErrorKind::Denied | StsErrorKind::Invalid => StatusCode::FORBIDDEN,
                 StsErrorKind::Throttled | StsErrorKind::Unavailable => {
@@ -71,12 +96,18 @@ impl GatewayError {
             GatewayError::Identity(IdentityError::KeysUnavailable) => {
                 "identity_provider_unavailable"
             }
+            GatewayError::Identity(IdentityError::VerifierBusy) => "overloaded",
             GatewayError::Identity(_) => "invalid_token",
             GatewayError::Mapping(_) => "identity_not_mappable",
             GatewayError::Bearer(_) => "bearer_mismatch",
             GatewayError::OperationNotAllowed(_) => "operation_not_allowed",
+            GatewayError::ForeignResource(_) => "resource_not_allowed",
             GatewayError::BodyTooLarge { .. } => "payload_too_large",
+            GatewayError::BodyTimeout(_) => "request_timeout",
+            GatewayError::UnsupportedMediaType => "unsupported_media_type",
             GatewayError::BadRequest(_) => "bad_request",
+            GatewayError::TooManySockets(_) => "too_many_sockets",
+            GatewayError::Overloaded(_) => "overloaded",
             GatewayError::Sts(e) => match e.kind {
                 StsErrorKind::Denied | StsErrorKind::Invalid => "sts_denied",
                 StsErrorKind::Throttled | StsErrorKind::Unavailable => "sts_unavailable",
@@ -121,7 +152,7 @@ impl GatewayError {
                 )),
             );
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             h.insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),
@@ -184,6 +215,19 @@ mod tests {
                 "payload_too_large",
             ),
             (GatewayError::BadRequest("x".into()), 400, "bad_request"),
+            (
+                GatewayError::ForeignResource(RequestError::ForeignResource("channelArn")),
+                403,
+                "resource_not_allowed",
+            ),
+            (GatewayError::BodyTimeout(30), 408, "request_timeout"),
+            (
+                GatewayError::UnsupportedMediaType,
+                415,
+                "unsupported_media_type",
+            ),
+            (GatewayError::TooManySockets(10), 429, "too_many_sockets"),
+            (GatewayError::Overloaded("x"), 503, "overloaded"),
             (sts(StsErrorKind::Denied), 403, "sts_denied"),
             (sts(StsErrorKind::Invalid), 403, "sts_denied"),
             (sts(StsErrorKind::Throttled), 503, "sts_unavailable"),
@@ -206,7 +250,10 @@ mod tests {
                 r.headers().contains_key(header::WWW_AUTHENTICATE),
                 status == 401
             );
-            assert_eq!(r.headers().contains_key(header::RETRY_AFTER), status == 503);
+            assert_eq!(
+                r.headers().contains_key(header::RETRY_AFTER),
+                status == 503 || status == 429
+            );
         }
     }
 

@@ -17,14 +17,23 @@ pub struct SessionSpec {
     pub duration_seconds: i32,
     /// Inline session policy that scopes the session down, if configured.
     pub policy: Option<Arc<str>>,
+    /// The caller's AppInstanceUser ARN (`x-amz-chime-bearer`). Not sent to STS: it keeps two
+    /// users apart in the cache even when their AssumeRole inputs are equal (`a:b` and `a-b`
+    /// make the same RoleSessionName).
+    pub user_arn: Arc<str>,
 }
 
 /// The result of mapping one caller.
 #[derive(Debug, Clone)]
 pub struct Mapped {
     pub spec: SessionSpec,
+}
+
+impl Mapped {
     /// `x-amz-chime-bearer` for this caller.
-    pub user_arn: String,
+    pub fn user_arn(&self) -> &str {
+        &self.spec.user_arn
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,8 +100,8 @@ impl Mapper {
                 tags,
                 duration_seconds: self.duration_seconds,
                 policy: self.policy.clone(),
+                user_arn: app_instance_user_arn(&self.app_instance_arn, &user_id).into(),
             },
-            user_arn: app_instance_user_arn(&self.app_instance_arn, &user_id),
         })
     }
 }
@@ -159,7 +168,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            m.user_arn,
+            m.user_arn(),
             "arn:aws:chime:us-east-1:111122223333:app-instance/ai/user/alice"
         );
     }

@@ -47,6 +47,12 @@ pub struct Metrics {
     pub sts_assume_role_retries: IntCounter,
     /// Requests answered from the negative cache instead of calling STS again.
     pub sts_negative_cache_hits: IntCounter,
+    /// Client connections open (both listeners).
+    pub connections_open: IntGauge,
+    /// Connections closed at once because `max_connections` were open.
+    pub connections_refused: IntCounter,
+    /// Connections closed by a limit, by kind (`header`: headers too slow, `idle`).
+    pub connection_timeouts: IntCounterVec,
 }
 
 /// AssumeRole latency buckets: resolve 5 ms (loopback stand-ins) up to 10 s (throttled STS).
@@ -227,6 +233,18 @@ impl Metrics {
                 &r,
                 "stsgate_sts_negative_cache_hits_total",
                 "Requests refused from the negative cache without calling STS",
+            ),
+            connections_open: gauge(&r, "stsgate_connections_open", "Client connections open"),
+            connections_refused: counter(
+                &r,
+                "stsgate_connections_refused_total",
+                "Connections closed at once because max_connections were open",
+            ),
+            connection_timeouts: counter_vec(
+                &r,
+                "stsgate_connection_timeouts_total",
+                "Connections closed by a timeout, by kind",
+                "kind",
             ),
             registry: r,
         }

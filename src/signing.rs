@@ -1,11 +1,12 @@
 //! SigV4 request signing with aws-sigv4: signing name `chime` (not the `messaging-chime` host
 //! prefix), the exact wire path (ARN labels single-encoded on the wire, double-encoded in the
-//! canonical form by aws-sigv4's default settings), the body hash and the session token.
-//! No STS, no I/O; the time is passed in.
+//! canonical form, as botocore does; path normalisation off, so the path signed is the path
+//! sent), the body hash and the session token. No STS, no I/O; the time is passed in.
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+    SignableBody, SignableRequest, SignatureLocation, SigningSettings, UriPathNormalizationMode,
+    sign,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -28,6 +29,15 @@ pub struct SignError(String);
 /// an intermediary may rewrite cannot break the signature.
 pub fn is_signed_header(name: &str) -> bool {
     name == "host" || name == "content-type" || name.starts_with("x-amz-")
+}
+
+/// aws-sigv4's defaults (double percent-encoding, which Chime needs, like every service but S3)
+/// with path normalisation off: a normalising signer would sign `/a/` for `/a/b/..`, another
+/// operation's path than the one forwarded. stsgate refuses dot segments anyway.
+fn settings() -> SigningSettings {
+    let mut s = SigningSettings::default();
+    s.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    s
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +66,7 @@ impl Signer {
             .region(&self.region)
             .name(SIGNING_NAME)
             .time(time)
-            .settings(SigningSettings::default())
+            .settings(settings())
             .build()
             .map_err(|e| SignError(e.to_string()))?
             .into();
@@ -107,7 +117,7 @@ impl Signer {
             .body(Bytes::new())
             .map_err(|e| SignError(e.to_string()))?;
         let identity: Identity = creds.clone().into();
-        let mut settings = SigningSettings::default();
+        let mut settings = settings();
         settings.signature_location = SignatureLocation::QueryParams;
         settings.expires_in = Some(CONNECT_PRESIGN_EXPIRES);
         let params = v4::SigningParams::builder()

@@ -347,4 +347,8 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
         logs.contains("proxied") && logs.contains("refused"),
         "access log lines missing:\n{logs}"
     );
+    // Every request line names its caller once known (never by token).
+    let alice = format!("{}/user/alice", stsgate_standins::APP_INSTANCE_ARN);
+    let proxied = logs.lines().find(|l| l.contains("\"proxied\"")).unwrap();
+    assert!(proxied.contains(&format!("\"caller\":\"{alice}\"")), "{proxied}");
 }

@@ -11,6 +11,7 @@ mod cli;
 mod front_door_smoke;
 mod hostile;
 mod identity;
+mod limits;
 mod rejections;
 mod request_path;
 mod saml;

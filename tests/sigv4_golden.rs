@@ -226,3 +226,31 @@ fn websocket_presign_matches_botocore_and_the_js_sdk() {
     crate::support::sigv4::check_presigned(&received, &inputs().1, "chime", "us-east-1", time)
         .unwrap();
 }
+
+#[test]
+fn the_signature_covers_the_exact_wire_path() {
+    // stsgate refuses dot segments before signing; its signer must still never normalise, or
+    // `…/messages/msg-1/..` would be signed as `…/messages`, another operation's path.
+    let (ak, secret, token) = inputs();
+    let creds = aws_credential_types::Credentials::new(ak, secret.clone(), Some(token), None, "t");
+    let path = "/channels/arn%3Aaws%3Achime%3Aus-east-1%3A111122223333%3Aapp-instance%2Fai%2Fchannel%2Fc1/messages/msg-1/..";
+    let mut req = http::Request::put(format!(
+        "https://messaging-chime.us-east-1.amazonaws.com{path}"
+    ))
+    .header("host", "messaging-chime.us-east-1.amazonaws.com")
+    .header("content-type", "application/json")
+    .body(Bytes::from_static(b"{}"))
+    .unwrap();
+    Signer::new("us-east-1")
+        .sign(&mut req, &creds, std::time::SystemTime::now())
+        .unwrap();
+    let received = ReceivedRequest {
+        method: "PUT".into(),
+        path_and_query: path.into(),
+        headers: req.headers().clone(),
+        body: req.body().clone(),
+    };
+    IndependentCheck
+        .check(&received, &secret, "chime", "us-east-1")
+        .expect("signed over the path exactly as sent");
+}

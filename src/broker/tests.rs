@@ -90,6 +90,8 @@ fn spec(user: &str) -> SessionSpec {
         tags: vec![("uid".into(), user.into())],
         duration_seconds: 3600,
         policy: None,
+        user_arn: format!("arn:aws:chime:us-east-1:111122223333:app-instance/ai/user/{user}")
+            .into(),
     }
 }
 

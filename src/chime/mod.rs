@@ -5,5 +5,6 @@
 mod bearer;
 pub mod messaging_session;
 pub mod operations;
+pub mod request;
 
 pub use bearer::{BEARER_HEADER, BearerMismatch, BearerMode, bind_bearer, check_user_arn_query};

@@ -41,12 +41,33 @@ impl Operation {
     pub fn user_arn_query_param(&self) -> bool {
         self.query_params.contains(&"app-instance-user-arn")
     }
+
+    /// The literal `key=value` of the query that is part of the route (`operation=search`).
+    pub fn discriminator(&self) -> Option<(&'static str, &'static str)> {
+        self.route.discriminator
+    }
+
+    /// The URI labels of a path this operation matched: `(label name, raw segment)`, e.g.
+    /// `("channelArn", "arn%3Aaws%3A…")`.
+    pub fn labels<'p>(&self, raw_path: &'p str) -> Vec<(&'static str, &'p str)> {
+        let segments = raw_path.strip_prefix('/').unwrap_or(raw_path).split('/');
+        self.route
+            .segments
+            .iter()
+            .zip(segments)
+            .filter_map(|(s, raw)| match s {
+                Segment::Label(name) => Some((*name, raw)),
+                Segment::Literal(_) => None,
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug)]
 enum Segment {
     Literal(&'static str),
-    Label,
+    /// `{name}`: one raw (percent-encoded) segment.
+    Label(&'static str),
 }
 
 #[derive(Debug)]
@@ -132,13 +153,12 @@ fn parse_template(template: &'static str) -> Route {
         .strip_prefix('/')
         .unwrap_or_else(|| panic!("operations.tsv: template must start with '/': {template:?}"))
         .split('/')
-        .map(|s| {
-            if s.starts_with('{') && s.ends_with('}') {
-                Segment::Label
-            } else {
-                Segment::Literal(s)
-            }
-        })
+        .map(
+            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => Segment::Label(name),
+                None => Segment::Literal(s),
+            },
+        )
         .collect();
     Route {
         segments,
@@ -185,7 +205,7 @@ fn path_matches(route: &[Segment], segments: &[&str]) -> bool {
     route.len() == segments.len()
         && route.iter().zip(segments).all(|(r, s)| match r {
             Segment::Literal(lit) => lit == s,
-            Segment::Label => !s.is_empty(),
+            Segment::Label(_) => !s.is_empty(),
         })
 }
 

@@ -27,6 +27,28 @@ pub struct Config {
     /// Validated tokens remembered (by SHA-256, never the token) until they expire; 0 disables.
     #[serde(default = "default_token_cache_entries")]
     pub token_cache_max_entries: u64,
+    /// Memory ceiling of the validated-token cache, by the estimated size of each identity.
+    #[serde(default = "default_token_cache_bytes")]
+    pub token_cache_max_bytes: u64,
+    /// A client must send a request's headers within this long; also the longest stsgate waits
+    /// for the next request on an idle HTTP/1.1 connection before the idle timer takes over.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_seconds: u64,
+    /// A connection with no request in progress and no bytes either way for this long is closed.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_seconds: u64,
+    /// A request body that has not fully arrived this long after its headers gets 408.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_seconds: u64,
+    /// HTTP/2 pings this often; a peer that does not answer within the same time is dropped.
+    #[serde(default = "default_http2_keepalive")]
+    pub http2_keepalive_seconds: u64,
+    /// Client connections open at once; beyond it new connections are closed at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Longest an assertion waits for a signature-check slot before 503 `overloaded`.
+    #[serde(default = "default_saml_queue_timeout")]
+    pub saml_queue_timeout_seconds: u64,
     pub upstream: UpstreamConfig,
     /// OIDC issuers. At least one of `issuers` and `saml_idps` must be configured.
     #[serde(default)]
@@ -211,8 +233,55 @@ pub struct ChimeConfig {
     /// Largest WebSocket message relayed in either direction.
     #[serde(default = "default_ws_max_message")]
     pub websocket_max_message_bytes: usize,
+    /// A frame one side does not take within this long closes the bridged socket.
+    #[serde(default = "default_ws_send_timeout")]
+    pub websocket_send_timeout_seconds: u64,
+    /// Time allowed to open the upstream messaging WebSocket (TCP, TLS and handshake).
+    #[serde(default = "default_ws_connect_timeout")]
+    pub websocket_connect_timeout_seconds: u64,
+    /// Bridged sockets one AppInstanceUser may have open at once (429 beyond).
+    #[serde(default = "default_ws_per_user")]
+    pub websocket_max_per_user: usize,
+    /// Refuse a config where no session tag carries `user_id_claim`: without one, the user
+    /// role's policy cannot tie a session to its bearer. Opting out is for roles whose policy
+    /// does not use `${aws:PrincipalTag/...}`.
+    #[serde(default = "default_true")]
+    pub require_user_id_tag: bool,
 }
 
+fn default_true() -> bool {
+    true
+}
+fn default_token_cache_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+fn default_header_read_timeout() -> u64 {
+    10
+}
+fn default_idle_timeout() -> u64 {
+    60
+}
+fn default_body_read_timeout() -> u64 {
+    30
+}
+fn default_http2_keepalive() -> u64 {
+    30
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+fn default_saml_queue_timeout() -> u64 {
+    2
+}
+fn default_ws_send_timeout() -> u64 {
+    10
+}
+fn default_ws_connect_timeout() -> u64 {
+    10
+}
+fn default_ws_per_user() -> usize {
+    10
+}
 fn default_max_token_bytes() -> usize {
     8 * 1024
 }

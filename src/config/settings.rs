@@ -17,6 +17,7 @@ use url::Url;
 pub struct Settings {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
+    pub server: ServerSettings,
     pub proxy: ProxySettings,
     pub identity: IdentitySettings,
     pub mapping: MappingSettings,
@@ -30,8 +31,18 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct ProxySettings {
     pub max_body_bytes: usize,
+    pub body_read_timeout: Duration,
     /// `POST /credentials` is served.
     pub vending: bool,
+}
+
+/// Connection-level limits of the proxy listener.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub http2_keepalive: Duration,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +55,8 @@ pub struct IdentitySettings {
     pub max_saml_bytes: usize,
     /// 0 disables the validated-credential cache.
     pub token_cache_max_entries: u64,
+    pub token_cache_max_bytes: u64,
+    pub saml_queue_timeout: Duration,
 }
 
 /// One OIDC issuer.
@@ -156,4 +169,8 @@ pub struct WebSocketSettings {
     pub idle: Duration,
     /// Largest message relayed in either direction.
     pub max_message_bytes: usize,
+    /// A frame one side does not take within this long closes the socket.
+    pub send_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_per_user: usize,
 }

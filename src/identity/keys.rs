@@ -119,7 +119,6 @@ impl IssuerKeys {
         alg: Algorithm,
     ) -> Result<Arc<VerifyingKey>, super::IdentityError> {
         use super::IdentityError;
-        let loaded = self.is_loaded();
         if let Some(k) = self.lookup(kid, alg) {
             return Ok(k);
         }
@@ -129,7 +128,8 @@ impl IssuerKeys {
             if let Some(k) = self.lookup(kid, alg) {
                 return Ok(k);
             }
-            let allowed = !loaded || gate.is_none_or(|t| t.elapsed() >= self.refetch_interval);
+            // Whether or not keys ever loaded: a dead IdP must not cost a fetch per forged token.
+            let allowed = gate.is_none_or(|t| t.elapsed() >= self.refetch_interval);
             if allowed {
                 *gate = Some(Instant::now());
                 if let Err(e) = self.fetch_and_swap().await {

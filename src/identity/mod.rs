@@ -89,6 +89,9 @@ pub struct Authenticator {
     /// XML-DSig runs on the blocking pool; at most one verification per core at a time, so a
     /// flood of large assertions queues here instead of occupying every blocking thread.
     saml_permits: tokio::sync::Semaphore,
+    /// The longest an assertion waits for a permit: a flood of forged assertions naming a
+    /// configured IdP costs legitimate users a 503, not an unbounded wait.
+    saml_queue_timeout: std::time::Duration,
     cache: TokenCache,
     clock: SharedClock,
 }
@@ -126,7 +129,8 @@ impl Authenticator {
             saml_permits: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             ),
-            cache: TokenCache::new(s.token_cache_max_entries, metrics),
+            saml_queue_timeout: s.saml_queue_timeout,
+            cache: TokenCache::new(s.token_cache_max_entries, s.token_cache_max_bytes, metrics),
             clock,
         }
     }
@@ -186,7 +190,10 @@ impl Authenticator {
             .get(&scanned.issuer)
             .ok_or(IdentityError::UnknownIssuer)?
             .clone();
-        let _permit = self.saml_permits.acquire().await.expect("never closed");
+        let _permit = tokio::time::timeout(self.saml_queue_timeout, self.saml_permits.acquire())
+            .await
+            .map_err(|_| IdentityError::VerifierBusy)?
+            .expect("never closed");
         let principal = tokio::task::spawn_blocking(move || verifier.verify(&xml, &scanned))
             .await
             .map_err(|_| IdentityError::MalformedSaml("verification did not finish"))??;

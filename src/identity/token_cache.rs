@@ -1,9 +1,14 @@
 //! Validated tokens, remembered by the SHA-256 of the token (never the token itself) until the
 //! identity's `valid_until`, so a busy user costs one signature check rather than one per request.
+//!
+//! Bounded by memory, not only by count: each entry weighs its estimated heap size (claims
+//! included), at least `max_bytes / max_entries`, and the total stays under `max_bytes`. An 8 KiB
+//! token with hundreds of small claims costs tens of kilobytes as a parsed map.
 
 use super::Principal;
 use crate::metrics::Metrics;
 use moka::future::Cache;
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,10 +21,15 @@ pub struct TokenCache {
 
 impl TokenCache {
     /// `max_entries = 0` disables the cache.
-    pub fn new(max_entries: u64, metrics: Arc<Metrics>) -> Self {
+    pub fn new(max_entries: u64, max_bytes: u64, metrics: Arc<Metrics>) -> Self {
         let entries = (max_entries > 0).then(|| {
+            // The floor makes the count bound hold too: max_entries entries of the floor fill it.
+            let floor = (max_bytes / max_entries).max(1);
             Cache::builder()
-                .max_capacity(max_entries)
+                .max_capacity(max_bytes)
+                .weigher(move |_k, p: &Arc<Principal>| {
+                    u32::try_from(estimated_bytes(p).max(floor)).unwrap_or(u32::MAX)
+                })
                 .expire_after(UntilInvalid)
                 .build()
         });
@@ -52,6 +62,27 @@ impl TokenCache {
     }
 }
 
+/// Heap bytes of a cached identity, generously: the entry and its key, plus every claim as a
+/// map node (key and value) with its strings.
+fn estimated_bytes(p: &Principal) -> u64 {
+    const ENTRY: u64 = 256;
+    const NODE: u64 = 96;
+    fn value(v: &Value) -> u64 {
+        NODE + match v {
+            Value::String(s) => s.len() as u64,
+            Value::Array(a) => a.iter().map(value).sum(),
+            Value::Object(o) => o.iter().map(|(k, v)| k.len() as u64 + value(v)).sum(),
+            _ => 0,
+        }
+    }
+    let claims: u64 = p
+        .claims
+        .iter()
+        .map(|(k, v)| k.len() as u64 + value(v))
+        .sum();
+    ENTRY + p.issuer.len() as u64 + claims
+}
+
 /// The cache key of a credential: SHA-256 over its kind and its bytes, so a JWT and a SAML
 /// assertion can never share an entry.
 pub fn hash(kind: &str, token: &str) -> TokenHash {
@@ -76,5 +107,56 @@ impl moka::Expiry<TokenHash, Arc<Principal>> for UntilInvalid {
         Some(Duration::from_secs(
             (p.valid_until - now).clamp(0, 86_400 * 7) as u64,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(claims: usize) -> Arc<Principal> {
+        let mut m = serde_json::Map::new();
+        for i in 0..claims {
+            m.insert(format!("c{i}"), Value::String("v".repeat(8)));
+        }
+        let later = crate::clock::unix_seconds(std::time::SystemTime::now()) + 3600;
+        Arc::new(Principal {
+            issuer: "https://idp.test".into(),
+            claims: m,
+            expires_at: later,
+            valid_until: later,
+        })
+    }
+
+    #[tokio::test]
+    async fn many_claims_weigh_more_and_the_total_stays_under_the_ceiling() {
+        assert!(estimated_bytes(&principal(300)) > 30_000);
+        assert!(estimated_bytes(&principal(1)) < 1_000);
+
+        let metrics = Arc::new(Metrics::new());
+        // 1 MiB and 1,000 entries: at least 1 KiB each.
+        let cache = TokenCache::new(1_000, 1024 * 1024, metrics);
+        let now = crate::clock::unix_seconds(std::time::SystemTime::now());
+        for i in 0..200u8 {
+            cache.insert([i; 32], principal(300), now).await;
+        }
+        let entries = cache.entries.as_ref().unwrap();
+        entries.run_pending_tasks().await;
+        assert!(
+            entries.weighted_size() <= 1024 * 1024,
+            "{}",
+            entries.weighted_size()
+        );
+        assert!(
+            entries.entry_count() < 40,
+            "{} heavy entries kept",
+            entries.entry_count()
+        );
+
+        for i in 0..250u8 {
+            cache.insert([i; 32], principal(1), now).await;
+        }
+        entries.run_pending_tasks().await;
+        assert!(entries.entry_count() <= 1_000);
     }
 }

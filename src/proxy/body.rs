@@ -5,9 +5,15 @@ use bytes::Bytes;
 use http::{HeaderMap, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Body;
+use std::time::Duration;
 
-/// Buffers `body` up to `limit` bytes; a declared oversize is refused unread.
-pub async fn read_body<B>(headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, GatewayError>
+/// Buffers `body` up to `limit` bytes within `timeout`; a declared oversize is refused unread.
+pub async fn read_body<B>(
+    headers: &HeaderMap,
+    body: B,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, GatewayError>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -19,7 +25,10 @@ where
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(GatewayError::BodyTooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
+    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect())
+        .await
+        .map_err(|_| GatewayError::BodyTimeout(timeout.as_secs()))?;
+    match collected {
         Ok(b) => Ok(b.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -41,13 +50,14 @@ mod tests {
     #[tokio::test]
     async fn within_the_limit_or_refused() {
         let h = HeaderMap::new();
-        let ok = read_body(&h, Full::new(Bytes::from("abc")), 3).await;
+        let t = Duration::from_secs(1);
+        let ok = read_body(&h, Full::new(Bytes::from("abc")), 3, t).await;
         assert_eq!(ok.unwrap(), "abc");
-        let big = read_body(&h, Full::new(Bytes::from("abcd")), 3).await;
+        let big = read_body(&h, Full::new(Bytes::from("abcd")), 3, t).await;
         assert!(matches!(big, Err(GatewayError::BodyTooLarge { limit: 3 })));
         let mut declared = HeaderMap::new();
         declared.insert(header::CONTENT_LENGTH, "10".parse().unwrap());
-        let lied = read_body(&declared, Full::new(Bytes::new()), 3).await;
+        let lied = read_body(&declared, Full::new(Bytes::new()), 3, t).await;
         assert!(matches!(lied, Err(GatewayError::BodyTooLarge { .. })));
     }
 }

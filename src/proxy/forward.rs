@@ -2,8 +2,10 @@
 //! (same method, same raw path and query), sends it through a [`Transport`], and hands back the
 //! streamed response.
 
-use super::headers::{strip_for_upstream, strip_hop_by_hop};
+use super::headers::strip_hop_by_hop;
+use super::inbound::forwarded_headers;
 use crate::BoxFuture;
+use crate::chime::BEARER_HEADER;
 use crate::error::{GatewayError, ProxyBody};
 use crate::http_client::{FetchError, HttpClient};
 use bytes::Bytes;
@@ -60,27 +62,35 @@ impl Upstream {
         }
     }
 
-    /// The upstream request, unsigned. The raw path and query are kept byte for byte: an ARN label
-    /// stays single-encoded (`%3A`, `%2F`) exactly as the client's SDK sent it.
-    pub fn prepare(&self, parts: Parts, body: Bytes) -> Result<Request<Bytes>, GatewayError> {
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        if !path_and_query.starts_with('/') {
+    /// The upstream request, unsigned: the client's method, its raw path byte for byte (an ARN
+    /// label stays single-encoded, `%3A`, `%2F`, exactly as the SDK sent it), the checked `query`,
+    /// and only the forwarded headers plus the bound bearer.
+    pub fn prepare(
+        &self,
+        parts: &Parts,
+        query: Option<&str>,
+        body: Bytes,
+    ) -> Result<Request<Bytes>, GatewayError> {
+        let path = parts.uri.path();
+        if !path.starts_with('/') {
             return Err(GatewayError::BadRequest(
                 "request target must be a path".into(),
             ));
         }
-        let uri: Uri = format!("{}{path_and_query}", self.origin)
+        let target = match query {
+            Some(q) => format!("{}{path}?{q}", self.origin),
+            None => format!("{}{path}", self.origin),
+        };
+        let uri: Uri = target
             .parse()
             .map_err(|_| GatewayError::BadRequest("request target is not a valid URI".into()))?;
-        let mut headers = parts.headers;
-        strip_for_upstream(&mut headers);
+        let mut headers = forwarded_headers(&parts.headers);
+        if let Some(bearer) = parts.headers.get(BEARER_HEADER) {
+            headers.insert(BEARER_HEADER, bearer.clone());
+        }
         headers.insert(HOST, self.host.clone());
         let mut req = Request::new(body);
-        *req.method_mut() = parts.method;
+        *req.method_mut() = parts.method.clone();
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
         Ok(req)

@@ -1,16 +1,21 @@
-//! The request pipeline, phase by phase in request order: route → authenticate → map → allow →
-//! bind the caller → read the body → session → sign → forward. Every check that can refuse a
-//! request runs before the session phase, so a refused request never costs an STS call and is
-//! never forwarded. Per-request metrics and the log line are written once, in `finish`.
+//! The request pipeline, phase by phase in request order: route (the path's shape) → inbound
+//! checks → authenticate → map → allow → the operation's query and resources → bind the caller →
+//! content type → read the body → build the upstream request (an allow-list of headers) and check
+//! it can be signed → session → sign → forward. Every check that can refuse a request runs before
+//! the session phase, so a refused request never costs an STS call and is never forwarded; what is
+//! signed is exactly what was checked. Per-request metrics and the log line are written once, in
+//! `finish`.
 //!
 //! The gateway owns no sockets: its I/O goes through the [`Stages`] it is built with (credential
 //! verification, sessions, the upstream transport), so tests run it in memory with stubs.
 
 use super::body::read_body;
+use super::inbound;
 use super::websocket::{Bridge, SocketRequest, Upgrade};
 use super::{Transport, Upstream};
 use crate::broker::Sessions;
 use crate::chime::operations::{self, AllowList, BearerRule, CONNECT, Operation};
+use crate::chime::request::{canonical_query, check_resources};
 use crate::chime::{BEARER_HEADER, BearerMode, bind_bearer, check_user_arn_query};
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -58,6 +63,7 @@ pub struct Gateway {
     accepts_saml: bool,
     vending: bool,
     max_body_bytes: usize,
+    body_read_timeout: Duration,
     metrics: Arc<Metrics>,
     clock: SharedClock,
 }
@@ -67,6 +73,7 @@ struct CallerPolicy {
     bearer_mode: BearerMode,
     allowed: AllowList,
     admin_user_arns: HashSet<String>,
+    app_instance_arn: String,
 }
 
 /// What a request is, decided from method and raw path before anything else.
@@ -75,23 +82,27 @@ enum Route {
     Api(Option<&'static Operation>),
     Connect,
     Vend,
+    /// A path with a dot or empty segment: refused before it is classified.
+    BadPath,
 }
 
 impl Route {
     fn label(self) -> &'static str {
         match self {
             Route::Api(Some(op)) => op.name,
-            Route::Api(None) => UNKNOWN,
+            Route::Api(None) | Route::BadPath => UNKNOWN,
             Route::Connect => CONNECT,
             Route::Vend => VEND,
         }
     }
 }
 
-/// Per-request timings for `finish`.
+/// What `finish` reports about a request besides its result.
 #[derive(Default)]
-struct Timing {
+struct RequestLog {
     upstream: Option<Duration>,
+    /// The caller's AppInstanceUser ARN, once known (never a token).
+    caller: Option<Arc<str>>,
 }
 
 impl Gateway {
@@ -107,20 +118,22 @@ impl Gateway {
             mapper: Mapper::new(&s.mapping),
             signer: Signer::new(s.upstream.region.clone()),
             upstream,
-            bridge: Bridge {
-                settings: s.chime.websocket.clone(),
-                tls: stages.tls,
-                metrics: stages.metrics.clone(),
-            },
+            bridge: Bridge::new(
+                s.chime.websocket.clone(),
+                stages.tls,
+                stages.metrics.clone(),
+            ),
             policy: CallerPolicy {
                 bearer_mode: s.chime.bearer,
                 allowed: s.chime.allowed.clone(),
                 admin_user_arns: s.chime.admin_user_arns.clone(),
+                app_instance_arn: s.mapping.app_instance_arn.clone(),
             },
             saml_header: s.identity.saml_header.clone(),
             accepts_saml: !s.identity.saml_idps.is_empty(),
             vending: s.proxy.vending,
             max_body_bytes: s.proxy.max_body_bytes,
+            body_read_timeout: s.proxy.body_read_timeout,
             metrics: stages.metrics,
             clock: stages.clock,
         }
@@ -134,15 +147,16 @@ impl Gateway {
         let started = Instant::now();
         let method = req.method().clone();
         let route = self.route(req.method(), req.uri());
-        let mut timing = Timing::default();
-        let result = self.proxy(req, route, &mut timing).await;
-        self.finish(result, method, route, started, timing)
+        let mut log = RequestLog::default();
+        let result = self.proxy(req, route, &mut log).await;
+        self.finish(result, method, route, started, log)
     }
 
     fn route(&self, method: &Method, uri: &http::Uri) -> Route {
         match (method, uri.path()) {
             (&Method::GET, "/connect") => Route::Connect,
             (&Method::POST, "/credentials") if self.vending => Route::Vend,
+            (_, path) if inbound::check_path(path).is_err() => Route::BadPath,
             _ => Route::Api(operations::classify(method, uri.path(), uri.query())),
         }
     }
@@ -151,15 +165,20 @@ impl Gateway {
         &self,
         req: Request<B>,
         route: Route,
-        timing: &mut Timing,
+        log: &mut RequestLog,
     ) -> Result<Response<ProxyBody>, GatewayError>
     where
         B: Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (mut parts, body) = req.into_parts();
+        if let Route::BadPath = route {
+            inbound::check_path(parts.uri.path())?;
+        }
+        inbound::check_connection(&parts.headers)?;
         let principal = self.authenticate(&parts, route).await?;
         let mapped = self.mapper.map(&principal)?;
+        log.caller = Some(mapped.spec.user_arn.clone());
         let not_after = UNIX_EPOCH + Duration::from_secs(principal.expires_at.max(0) as u64);
 
         match route {
@@ -173,12 +192,14 @@ impl Gateway {
                 let upgrade = Upgrade::from_parts(&mut parts).ok_or_else(|| {
                     GatewayError::BadRequest("GET /connect must be a WebSocket upgrade".into())
                 })?;
+                let slot = self.bridge.reserve(&mapped.spec.user_arn)?;
                 let session = self.sessions.session(&mapped.spec).await?;
                 let request = SocketRequest {
                     upgrade,
                     client_query: parts.uri.query(),
-                    user_arn: &mapped.user_arn,
+                    user_arn: mapped.user_arn(),
                     session,
+                    slot,
                     now: self.clock.now(),
                     not_after,
                 };
@@ -189,19 +210,31 @@ impl Gateway {
             Route::Api(op) => {
                 let op = op.ok_or(GatewayError::OperationNotAllowed(UNKNOWN))?;
                 self.allow(op.name)?;
-                self.bind_caller(op, &mut parts, &mapped)?;
-                let body = read_body(&parts.headers, body, self.max_body_bytes).await?;
+                let query = canonical_query(op, parts.uri.query(), false)?;
+                let path = parts.uri.path();
+                check_resources(op, path, query.as_deref(), &self.policy.app_instance_arn)?;
+                self.bind_caller(op, &mut parts.headers, query.as_deref(), &mapped)?;
+                inbound::check_content_type(&parts.headers)?;
+                let body = read_body(
+                    &parts.headers,
+                    body,
+                    self.max_body_bytes,
+                    self.body_read_timeout,
+                )
+                .await?;
+                let mut upstream_req = self.upstream.prepare(&parts, query.as_deref(), body)?;
+                inbound::check_signable(upstream_req.headers())?;
 
                 let session = self.sessions.session(&mapped.spec).await?;
 
-                let mut upstream_req = self.upstream.prepare(parts, body)?;
                 self.signer
                     .sign(&mut upstream_req, &session.credentials, self.clock.now())?;
                 let sent = Instant::now();
                 let resp = self.upstream.forward(upstream_req).await;
-                timing.upstream = Some(sent.elapsed());
+                log.upstream = Some(sent.elapsed());
                 resp
             }
+            Route::BadPath => unreachable!("refused above"),
         }
     }
 
@@ -238,23 +271,22 @@ impl Gateway {
     fn bind_caller(
         &self,
         op: &Operation,
-        parts: &mut Parts,
+        headers: &mut http::HeaderMap,
+        query: Option<&str>,
         mapped: &Mapped,
     ) -> Result<(), GatewayError> {
         match op.bearer {
-            BearerRule::Required | BearerRule::Optional => bind_bearer(
-                &mut parts.headers,
-                &mapped.user_arn,
-                self.policy.bearer_mode,
-            )?,
+            BearerRule::Required | BearerRule::Optional => {
+                bind_bearer(headers, mapped.user_arn(), self.policy.bearer_mode)?
+            }
             // Not part of this operation: never sign a bearer the caller chose.
             BearerRule::None => {
-                parts.headers.remove(BEARER_HEADER);
+                headers.remove(BEARER_HEADER);
             }
         }
         if op.user_arn_query_param() {
-            let admin = self.policy.admin_user_arns.contains(&mapped.user_arn);
-            check_user_arn_query(parts.uri.query(), &mapped.user_arn, admin)?;
+            let admin = self.policy.admin_user_arns.contains(mapped.user_arn());
+            check_user_arn_query(query, mapped.user_arn(), admin)?;
         }
         Ok(())
     }
@@ -265,28 +297,29 @@ impl Gateway {
         method: Method,
         route: Route,
         started: Instant,
-        timing: Timing,
+        log: RequestLog,
     ) -> Response<ProxyBody> {
         let operation = route.label();
         let total = started.elapsed();
-        let own = total.saturating_sub(timing.upstream.unwrap_or_default());
+        let own = total.saturating_sub(log.upstream.unwrap_or_default());
         let elapsed_ms = total.as_secs_f64() * 1e3;
         self.metrics
             .request_duration
             .with_label_values(&[operation])
             .observe(own.as_secs_f64());
-        if let Some(up) = timing.upstream {
+        if let Some(up) = log.upstream {
             self.metrics
                 .upstream_duration
                 .with_label_values(&[operation])
                 .observe(up.as_secs_f64());
         }
+        let caller = log.caller.as_deref().unwrap_or("-");
         let resp = match result {
             Ok(resp) => {
-                tracing::info!(%method, operation, status = resp.status().as_u16(), elapsed_ms, "proxied");
+                tracing::info!(%method, operation, caller, status = resp.status().as_u16(), elapsed_ms, "proxied");
                 resp
             }
-            Err(e) => self.refuse(e, &method, operation, elapsed_ms),
+            Err(e) => self.refuse(e, &method, operation, caller, elapsed_ms),
         };
         self.metrics
             .requests_total
@@ -301,6 +334,7 @@ impl Gateway {
         e: GatewayError,
         method: &Method,
         operation: &str,
+        caller: &str,
         elapsed_ms: f64,
     ) -> Response<ProxyBody> {
         if let GatewayError::Identity(ie) = &e {
@@ -311,9 +345,9 @@ impl Gateway {
         }
         let status = e.status();
         if status.is_server_error() {
-            tracing::warn!(%method, operation, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
+            tracing::warn!(%method, operation, caller, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
         } else {
-            tracing::info!(%method, operation, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
+            tracing::info!(%method, operation, caller, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
         }
         let mut resp = e.into_response();
         if status == StatusCode::UNAUTHORIZED && self.accepts_saml {

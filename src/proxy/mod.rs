@@ -3,7 +3,8 @@
 //! streams the upstream's answer back unchanged, and bridges the messaging WebSocket.
 //!
 //! - `gateway.rs`: the pipeline's phases over a request, with its [`Stages`] injected.
-//! - `body.rs`: the buffered request body; `headers.rs`: which headers cross.
+//! - `inbound.rs`: what a client request may look like (path, `Connection`, content type, the
+//!   forwarded headers); `body.rs`: the buffered request body; `headers.rs`: hop-by-hop rules.
 //! - `forward.rs`: the upstream request and its [`Transport`].
 //! - `websocket.rs`: the `/connect` bridge; `server.rs`: the accept loop.
 
@@ -11,6 +12,7 @@ mod body;
 mod forward;
 mod gateway;
 mod headers;
+mod inbound;
 mod server;
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,8 @@
 //! `wss://{endpoint}/connect` (10 s, `host` only, session token in the signed query), connects,
 //! answers the client's upgrade and relays frames both ways until either side closes, the idle
 //! limit passes, or the session's credentials near their end (then the client gets 1001 and
-//! reconnects, as the Chime SDK does on that code).
+//! reconnects, as the Chime SDK does on that code). Every send has a deadline, so a peer that
+//! stops reading cannot pin the relay past its timers; each user has a cap on open sockets.
 
 use super::Upstream;
 use crate::broker::SessionCredentials;
@@ -22,7 +23,8 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -37,9 +39,29 @@ const PASSED_THROUGH: &[&str] = &["sessionId", "prefetch-on", "prefetch-sort-by"
 const CREDENTIAL_SAFETY: Duration = Duration::from_secs(30);
 
 pub struct Bridge {
-    pub settings: WebSocketSettings,
-    pub tls: Arc<rustls::ClientConfig>,
-    pub metrics: Arc<Metrics>,
+    settings: WebSocketSettings,
+    tls: Arc<rustls::ClientConfig>,
+    metrics: Arc<Metrics>,
+    /// Open sockets per AppInstanceUser.
+    open: Arc<Mutex<HashMap<Arc<str>, usize>>>,
+}
+
+/// One of a user's open sockets; gives its place back when dropped.
+pub struct SocketSlot {
+    open: Arc<Mutex<HashMap<Arc<str>, usize>>>,
+    user: Arc<str>,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().expect("socket count lock");
+        if let Some(n) = open.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
 }
 
 /// A validated client upgrade request, ready to be answered with 101.
@@ -109,6 +131,8 @@ pub struct SocketRequest<'a> {
     /// The caller's AppInstanceUser ARN (`userArn`).
     pub user_arn: &'a str,
     pub session: Arc<SessionCredentials>,
+    /// The caller's place under its socket cap, held for the socket's life.
+    pub slot: SocketSlot,
     pub now: SystemTime,
     /// When the client's own identity expires: the socket does not outlive it.
     pub not_after: SystemTime,
@@ -117,6 +141,33 @@ pub struct SocketRequest<'a> {
 pub type ClientSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 impl Bridge {
+    pub fn new(
+        settings: WebSocketSettings,
+        tls: Arc<rustls::ClientConfig>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Bridge {
+            settings,
+            tls,
+            metrics,
+            open: Arc::default(),
+        }
+    }
+
+    /// A place for one more socket of `user`, unless it has `max_per_user` open.
+    pub fn reserve(&self, user: &Arc<str>) -> Result<SocketSlot, GatewayError> {
+        let mut open = self.open.lock().expect("socket count lock");
+        let n = open.entry(user.clone()).or_default();
+        if *n >= self.settings.max_per_user {
+            return Err(GatewayError::TooManySockets(self.settings.max_per_user));
+        }
+        *n += 1;
+        Ok(SocketSlot {
+            open: self.open.clone(),
+            user: user.clone(),
+        })
+    }
+
     fn ws_config(&self) -> WebSocketConfig {
         WebSocketConfig::default()
             .max_message_size(Some(self.settings.max_message_bytes))
@@ -136,6 +187,7 @@ impl Bridge {
             client_query,
             user_arn,
             session,
+            slot,
             now,
             not_after,
         } = r;
@@ -163,14 +215,14 @@ impl Bridge {
         );
 
         let connector = Connector::Rustls(self.tls.clone());
-        let (upstream_ws, _) =
-            connect_async_tls_with_config(url, Some(self.ws_config()), true, Some(connector))
-                .await
-                .map_err(|e| {
-                    GatewayError::Upstream(FetchError::Transport(format!(
-                        "messaging WebSocket: {e}"
-                    )))
-                })?;
+        let connect =
+            connect_async_tls_with_config(url, Some(self.ws_config()), true, Some(connector));
+        let (upstream_ws, _) = tokio::time::timeout(self.settings.connect_timeout, connect)
+            .await
+            .map_err(|_| GatewayError::Upstream(FetchError::Timeout))?
+            .map_err(|e| {
+                GatewayError::Upstream(FetchError::Transport(format!("messaging WebSocket: {e}")))
+            })?;
 
         let ends = session
             .expires_at
@@ -179,13 +231,21 @@ impl Bridge {
             .min(not_after);
         let close_at = Instant::now() + ends.duration_since(now).unwrap_or_default();
         let (resp, client) = upgrade.accept(self.ws_config());
-        let (metrics, idle) = (self.metrics.clone(), self.settings.idle);
+        let (metrics, limits) = (self.metrics.clone(), self.limits());
         tokio::spawn(async move {
             if let Some(client) = client.await {
-                relay(client, upstream_ws, close_at, idle, &metrics).await;
+                relay(client, upstream_ws, close_at, limits, &metrics).await;
             }
+            drop(slot);
         });
         Ok(resp)
+    }
+
+    fn limits(&self) -> RelayLimits {
+        RelayLimits {
+            idle: self.settings.idle,
+            send: self.settings.send_timeout,
+        }
     }
 
     /// GetMessagingSessionEndpoint with the user's session.
@@ -220,9 +280,32 @@ impl Bridge {
     }
 }
 
-/// Relays frames both ways until a close, an error, the idle limit or `close_at`.
-async fn relay<C, U>(client: C, upstream: U, close_at: Instant, idle: Duration, metrics: &Metrics)
-where
+#[derive(Clone, Copy)]
+struct RelayLimits {
+    /// Close after this long without a frame either way.
+    idle: Duration,
+    /// A frame not taken within this long means that side stopped reading.
+    send: Duration,
+}
+
+/// Sends within `limit`; false when the peer failed or did not take the frame in time.
+async fn send_within<S: SinkExt<Message> + Unpin>(
+    tx: &mut S,
+    msg: Message,
+    limit: Duration,
+) -> bool {
+    matches!(tokio::time::timeout(limit, tx.send(msg)).await, Ok(Ok(())))
+}
+
+/// Relays frames both ways until a close, an error, the idle limit or `close_at`. Every send is
+/// bounded by `limits.send`, so a side that stops reading delays the timers at most that long.
+async fn relay<C, U>(
+    client: C,
+    upstream: U,
+    close_at: Instant,
+    limits: RelayLimits,
+    metrics: &Metrics,
+) where
     C: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
         + SinkExt<Message>
         + Unpin,
@@ -233,6 +316,7 @@ where
     metrics.websocket_open.inc();
     let (mut c_tx, mut c_rx) = client.split();
     let (mut u_tx, mut u_rx) = upstream.split();
+    let (idle, send) = (limits.idle, limits.send);
     let mut idle_at = Instant::now() + idle;
     let (code, to_client, to_upstream): (u16, Option<CloseFrame>, Option<CloseFrame>) = loop {
         tokio::select! {
@@ -244,8 +328,8 @@ where
                 Some(Ok(msg)) => {
                     idle_at = Instant::now() + idle;
                     metrics.websocket_frames.with_label_values(&["to_upstream"]).inc();
-                    if u_tx.send(msg).await.is_err() {
-                        break (1011, Some(close(1011, "upstream failed")), None);
+                    if !send_within(&mut u_tx, msg, send).await {
+                        break (1011, Some(close(1011, "upstream failed or stopped reading")), None);
                     }
                 }
                 Some(Err(e)) => {
@@ -263,7 +347,8 @@ where
                 Some(Ok(msg)) => {
                     idle_at = Instant::now() + idle;
                     metrics.websocket_frames.with_label_values(&["to_client"]).inc();
-                    if c_tx.send(msg).await.is_err() {
+                    if !send_within(&mut c_tx, msg, send).await {
+                        // The client is gone or not reading: nothing more can reach it.
                         break (1006, None, Some(close(1001, "client went away")));
                     }
                 }
@@ -278,13 +363,13 @@ where
         }
     };
     if let Some(f) = to_client {
-        let _ = c_tx.send(Message::Close(Some(f))).await;
+        send_within(&mut c_tx, Message::Close(Some(f)), send).await;
     }
     if let Some(f) = to_upstream {
-        let _ = u_tx.send(Message::Close(Some(f))).await;
+        send_within(&mut u_tx, Message::Close(Some(f)), send).await;
     }
-    let _ = c_tx.close().await;
-    let _ = u_tx.close().await;
+    let _ = tokio::time::timeout(send, c_tx.close()).await;
+    let _ = tokio::time::timeout(send, u_tx.close()).await;
     metrics
         .websocket_closes
         .with_label_values(&[close_code_label(code)])

@@ -4,6 +4,7 @@
 //! nothing was forwarded. Rows live by kind: `jwt.rs` (tokens), `saml.rs` (assertions),
 //! `request.rs` (carriers and requests).
 
+mod forwarded;
 mod jwt;
 mod request;
 mod saml;
@@ -51,6 +52,23 @@ impl Case {
             status: StatusCode::from_u16(status).unwrap(),
             code,
             reason: None,
+        }
+    }
+
+    /// The same case sent as `method` to `path`.
+    pub fn to(self, method: &'static str, path: String) -> Self {
+        Case {
+            method,
+            path,
+            ..self
+        }
+    }
+
+    /// The same case with a body.
+    pub fn with_body(self, body: impl Into<String>) -> Self {
+        Case {
+            body: body.into(),
+            ..self
         }
     }
 

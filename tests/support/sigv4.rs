@@ -246,19 +246,11 @@ fn amz_date_to_time(s: &str) -> Result<std::time::SystemTime, String> {
 }
 
 /// Non-S3 rule: each segment of the (already encoded) wire path is URI-encoded again, so `%3A`
-/// becomes `%253A`; dot segments are removed first.
+/// becomes `%253A`. The path is taken exactly as it came over the wire, without removing dot
+/// segments: stsgate never forwards one, so a signer that normalised the path (and so signed
+/// another path than it sent) fails here.
 pub fn canonical_uri(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for seg in path.split('/').skip(1) {
-        match seg {
-            "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    let encoded: Vec<String> = out.iter().map(|s| uri_encode(s)).collect();
+    let encoded: Vec<String> = path.split('/').skip(1).map(uri_encode).collect();
     format!("/{}", encoded.join("/"))
 }
 

@@ -19,6 +19,8 @@ pub enum IdentityError {
     UnknownKey,
     #[error("the issuer's keys are not available")]
     KeysUnavailable,
+    #[error("too many assertions are waiting for signature checks")]
+    VerifierBusy,
     #[error("token signature is invalid")]
     BadSignature,
     #[error("token has expired")]
@@ -63,6 +65,7 @@ impl IdentityError {
             IdentityError::DisallowedAlgorithm => "disallowed_alg",
             IdentityError::UnknownKey => "unknown_kid",
             IdentityError::KeysUnavailable => "keys_unavailable",
+            IdentityError::VerifierBusy => "verifier_busy",
             IdentityError::BadSignature => "bad_signature",
             IdentityError::Expired => "expired",
             IdentityError::NotYetValid => "not_yet_valid",

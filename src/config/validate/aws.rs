@@ -144,6 +144,21 @@ pub(super) fn mapping(c: &Config, p: &mut Problems) -> MappingSettings {
             p.bad(key, "must name a claim");
         }
     }
+    let user_id_tagged = c
+        .session_tags
+        .values()
+        .any(|claim| *claim == c.chime.user_id_claim);
+    if c.chime.require_user_id_tag && !user_id_tagged {
+        p.bad(
+            "session_tags",
+            format!(
+                "no tag carries chime.user_id_claim ({:?}), so the user role's policy cannot tie \
+                 a session to its bearer; add one (e.g. my_applications_user_id = {:?}) or set \
+                 chime.require_user_id_tag = false",
+                c.chime.user_id_claim, c.chime.user_id_claim
+            ),
+        );
+    }
     MappingSettings {
         role_arn: s.role_arn.as_str().into(),
         session_name_claim: s.session_name_claim.clone(),

@@ -35,11 +35,28 @@ pub(super) fn chime(c: &Config, p: &mut Problems) -> ChimeSettings {
             );
         }
     }
-    if ch.websocket_idle_seconds == 0 || ch.websocket_max_message_bytes == 0 {
-        p.bad(
-            "chime.websocket_idle_seconds",
-            "WebSocket limits must be greater than 0",
-        );
+    for (key, value) in [
+        ("chime.websocket_idle_seconds", ch.websocket_idle_seconds),
+        (
+            "chime.websocket_max_message_bytes",
+            ch.websocket_max_message_bytes as u64,
+        ),
+        (
+            "chime.websocket_send_timeout_seconds",
+            ch.websocket_send_timeout_seconds,
+        ),
+        (
+            "chime.websocket_connect_timeout_seconds",
+            ch.websocket_connect_timeout_seconds,
+        ),
+        (
+            "chime.websocket_max_per_user",
+            ch.websocket_max_per_user as u64,
+        ),
+    ] {
+        if value == 0 {
+            p.bad(key, "must be greater than 0");
+        }
     }
     ChimeSettings {
         bearer: ch.bearer,
@@ -52,6 +69,9 @@ pub(super) fn chime(c: &Config, p: &mut Problems) -> ChimeSettings {
         websocket: WebSocketSettings {
             idle: Duration::from_secs(ch.websocket_idle_seconds),
             max_message_bytes: ch.websocket_max_message_bytes,
+            send_timeout: Duration::from_secs(ch.websocket_send_timeout_seconds),
+            connect_timeout: Duration::from_secs(ch.websocket_connect_timeout_seconds),
+            max_per_user: ch.websocket_max_per_user,
         },
     }
 }

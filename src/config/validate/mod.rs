@@ -39,6 +39,7 @@ impl Problems {
 /// Checks `c` and, when every key is valid, returns the settings it describes.
 pub fn validate(c: &Config) -> Result<Settings, Vec<String>> {
     let mut p = Problems::default();
+    let server = server::server(c, &mut p);
     let proxy = server::proxy(c, &mut p);
     let identity = IdentitySettings {
         issuers: issuers::issuers(c, &mut p),
@@ -47,6 +48,8 @@ pub fn validate(c: &Config) -> Result<Settings, Vec<String>> {
         max_token_bytes: c.max_token_bytes,
         max_saml_bytes: c.max_saml_bytes,
         token_cache_max_entries: c.token_cache_max_entries,
+        token_cache_max_bytes: c.token_cache_max_bytes,
+        saml_queue_timeout: std::time::Duration::from_secs(c.saml_queue_timeout_seconds),
     };
     if c.issuers.is_empty() && c.saml_idps.is_empty() {
         p.bad(
@@ -57,6 +60,7 @@ pub fn validate(c: &Config) -> Result<Settings, Vec<String>> {
     let settings = Settings {
         listen: c.listen,
         admin_listen: c.admin_listen,
+        server,
         proxy,
         identity,
         mapping: aws::mapping(c, &mut p),

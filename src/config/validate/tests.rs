@@ -77,3 +77,16 @@ fn http_only_for_loopback() {
     assert!(check_url(&Url::parse("http://10.0.0.1/").unwrap()).is_err());
     assert!(check_url(&Url::parse("ftp://127.0.0.1/").unwrap()).is_err());
 }
+
+#[test]
+fn a_session_must_carry_the_user_id_unless_the_operator_opts_out() {
+    let mut c = crate::config::parse(SAMPLE).unwrap();
+    c.session_tags.clear();
+    let e = crate::config::validate(&c).unwrap_err().to_string();
+    assert!(
+        e.contains("session_tags") && e.contains("chime.require_user_id_tag"),
+        "{e}"
+    );
+    c.chime.require_user_id_tag = false;
+    assert!(crate::config::validate(&c).is_ok());
+}

@@ -26,6 +26,8 @@ recipients = ["{ACS}"]
 [sts]
 role_arn = "arn:aws:iam::111122223333:role/R"
 region = "us-east-1"
+[session_tags]
+uid = "sub"
 [chime]
 app_instance_arn = "arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2222-3333-4444-555555555555"
 "#,
@@ -255,4 +257,39 @@ fn edge_cases_from_review() {
         &format!("<saml:Issuer>\n  {}\n</saml:Issuer>", idp.entity_id),
     );
     assert_eq!(verify(&v, &padded).unwrap().issuer, idp.entity_id);
+}
+
+#[tokio::test]
+async fn a_flood_cannot_hold_an_assertion_in_the_queue_forever() {
+    let now = crate::clock::unix_seconds(std::time::SystemTime::now());
+    let idp = SamlIdpStandIn::new("https://idp.test/saml");
+    let config = settings(&idp, "");
+    let clock = Arc::new(ManualClock::new(
+        UNIX_EPOCH + Duration::from_secs(now as u64),
+    ));
+    let auth = crate::identity::Authenticator::new(
+        &config.identity,
+        &crate::http_client::HttpClient::new(),
+        clock,
+        Arc::new(crate::metrics::Metrics::new()),
+    );
+    let spec = AssertionSpec::new(&idp.entity_id, "alice", AUD, ACS, now);
+    let encoded = stsgate_standins::saml_idp::encode(&idp.signed_assertion(&spec));
+    // Every verification slot is taken, as by a flood of well-formed forgeries.
+    let slots = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let held = auth.saml_permits.acquire_many(slots).await.unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        auth.authenticate_saml(&encoded).await.unwrap_err(),
+        IdentityError::VerifierBusy
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded by saml_queue_timeout_seconds"
+    );
+    drop(held);
+    assert!(
+        auth.authenticate_saml(&encoded).await.is_ok(),
+        "served once a slot frees"
+    );
 }
