@@ -98,6 +98,7 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
         clock.clone(),
         settings.broker.clone(),
     );
+    let (shutdown, shutdown_rx) = watch::channel(false);
     let stages = Stages {
         verifier: Arc::new(auth),
         sessions: Arc::new(broker.clone()),
@@ -105,10 +106,10 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
         tls: http.tls_config(),
         metrics: metrics.clone(),
         clock,
+        shutdown: shutdown_rx.clone(),
     };
     let gateway = Arc::new(Gateway::new(&settings, stages));
 
-    let (shutdown, shutdown_rx) = watch::channel(false);
     let mut background = JoinSet::new();
     for keys in issuer_keys {
         background.spawn(keep_keys_fresh(keys));
@@ -135,7 +136,11 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
             admin_listener,
             move |req| admin::handle(req, m.clone(), readiness.clone(), broker.clone()),
             shutdown_rx,
-            settings.server.clone(),
+            // The admin port stays plain HTTP.
+            crate::config::settings::ServerSettings {
+                tls: None,
+                ..settings.server.clone()
+            },
             metrics.clone(),
         ));
     }

@@ -1,5 +1,7 @@
-//! Every way a request can fail, and the single place each becomes a client response:
-//! `{"error": "<code>", "message": "<text>"}` with the right status. Codes are public interface.
+//! Every way a request can fail, and the single place each becomes a client response: the right
+//! status, `x-amzn-ErrorType` with the Chime exception the AWS SDKs map that status to, and
+//! `{"error": "<code>", "message": "<text>", "Code": "<exception>", "Message": "<text>"}`
+//! (stsgate's stable code beside the shape the SDKs decode). Codes are public interface.
 //! Messages never contain tokens, credentials or signatures.
 
 use crate::broker::{StsError, StsErrorKind};
@@ -18,6 +20,24 @@ pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
 /// Clients told to retry after this many seconds when a dependency is unavailable.
 const RETRY_AFTER_SECONDS: &str = "5";
+
+/// The header the AWS SDKs read an error's exception name from.
+pub const ERROR_TYPE: &str = "x-amzn-errortype";
+/// The header the AWS SDKs read a request id from.
+pub const REQUEST_ID: &str = "x-amzn-requestid";
+
+/// A random id for a response stsgate makes itself (UUID-shaped, like Chime's).
+pub fn request_id() -> String {
+    let (a, b) = (fastrand::u64(..), fastrand::u64(..));
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -43,6 +63,8 @@ pub enum GatewayError {
     TooManySockets(usize),
     #[error("stsgate is at a limit: {0}; retry later")]
     Overloaded(&'static str),
+    #[error("CORS: {0}")]
+    OriginNotAllowed(String),
     #[error(transparent)]
     Sts(#[from] StsError),
     #[error(transparent)]
@@ -70,7 +92,8 @@ impl GatewayError {
             GatewayError::Mapping(_)
             | GatewayError::Bearer(_)
             | GatewayError::OperationNotAllowed(_)
-            | GatewayError::ForeignResource(_) => StatusCode::FORBIDDEN,
+            | GatewayError::ForeignResource(_)
+            | GatewayError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             GatewayError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -108,6 +131,7 @@ impl GatewayError {
             GatewayError::BadRequest(_) => "bad_request",
             GatewayError::TooManySockets(_) => "too_many_sockets",
             GatewayError::Overloaded(_) => "overloaded",
+            GatewayError::OriginNotAllowed(_) => "origin_not_allowed",
             GatewayError::Sts(e) => match e.kind {
                 StsErrorKind::Denied | StsErrorKind::Invalid => "sts_denied",
                 StsErrorKind::Throttled | StsErrorKind::Unavailable => "sts_unavailable",
@@ -135,11 +159,45 @@ impl GatewayError {
         }
     }
 
+    /// The close code a refused messaging WebSocket gets after its upgrade, as Chime sends them:
+    /// 4401 (bad identity) and 4003 (forbidden) make the Chime SDK stop; 1013 and 1011 (try
+    /// again, upstream trouble) make it reconnect.
+    pub fn close_code(&self) -> u16 {
+        match self.status().as_u16() {
+            401 => 4401,
+            400 | 403 | 413 | 415 => 4003,
+            429 | 503 => 1013,
+            _ => 1011,
+        }
+    }
+
+    /// The Chime exception the AWS SDKs raise for this status (`x-amzn-ErrorType`, `Code`).
+    pub fn error_type(&self) -> &'static str {
+        match self.status().as_u16() {
+            401 => "UnauthorizedClientException",
+            403 => "ForbiddenException",
+            429 => "ThrottledClientException",
+            503 => "ServiceUnavailableException",
+            500 | 502 | 504 => "ServiceFailureException",
+            _ => "BadRequestException",
+        }
+    }
+
     pub fn into_response(self) -> Response<ProxyBody> {
         let status = self.status();
-        let body = serde_json::json!({ "error": self.code(), "message": self.public_message() });
+        let (message, error_type) = (self.public_message(), self.error_type());
+        let body = serde_json::json!({
+            "error": self.code(),
+            "message": message,
+            "Code": error_type,
+            "Message": message,
+        });
         let mut resp = json_response(status, &body);
         let h = resp.headers_mut();
+        h.insert(ERROR_TYPE, HeaderValue::from_static(error_type));
+        if let Ok(id) = HeaderValue::from_str(&request_id()) {
+            h.insert(REQUEST_ID, id);
+        }
         if status == StatusCode::UNAUTHORIZED {
             let challenge = format!(
                 "Bearer realm=\"stsgate\", error=\"invalid_token\", error_description=\"{}\"",
@@ -228,6 +286,11 @@ mod tests {
             ),
             (GatewayError::TooManySockets(10), 429, "too_many_sockets"),
             (GatewayError::Overloaded("x"), 503, "overloaded"),
+            (
+                GatewayError::OriginNotAllowed("x".into()),
+                403,
+                "origin_not_allowed",
+            ),
             (sts(StsErrorKind::Denied), 403, "sts_denied"),
             (sts(StsErrorKind::Invalid), 403, "sts_denied"),
             (sts(StsErrorKind::Throttled), 503, "sts_unavailable"),
@@ -245,7 +308,10 @@ mod tests {
         ];
         for (e, status, code) in cases {
             assert_eq!((e.status().as_u16(), e.code()), (status, code), "{e:?}");
+            let error_type = e.error_type();
             let r = e.into_response();
+            assert_eq!(r.headers()[ERROR_TYPE], error_type);
+            assert!(r.headers().contains_key(REQUEST_ID));
             assert_eq!(
                 r.headers().contains_key(header::WWW_AUTHENTICATE),
                 status == 401
@@ -254,6 +320,66 @@ mod tests {
                 r.headers().contains_key(header::RETRY_AFTER),
                 status == 503 || status == 429
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sdks_see_the_chime_exception_for_each_status() {
+        let cases: Vec<(GatewayError, &str)> = vec![
+            (IdentityError::Missing.into(), "UnauthorizedClientException"),
+            (GatewayError::OperationNotAllowed("X"), "ForbiddenException"),
+            (GatewayError::BadRequest("x".into()), "BadRequestException"),
+            (
+                GatewayError::BodyTooLarge { limit: 1 },
+                "BadRequestException",
+            ),
+            (GatewayError::UnsupportedMediaType, "BadRequestException"),
+            (GatewayError::TooManySockets(1), "ThrottledClientException"),
+            (sts(StsErrorKind::Throttled), "ServiceUnavailableException"),
+            (
+                GatewayError::Upstream(FetchError::Timeout),
+                "ServiceFailureException",
+            ),
+            (
+                GatewayError::Upstream(FetchError::Transport("x".into())),
+                "ServiceFailureException",
+            ),
+        ];
+        for (e, exception) in cases {
+            let code = e.code();
+            let r = e.into_response();
+            assert_eq!(r.headers()[ERROR_TYPE], exception);
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                (v["Code"].as_str(), v["error"].as_str()),
+                (Some(exception), Some(code))
+            );
+            assert_eq!(v["Message"], v["message"]);
+        }
+    }
+
+    #[test]
+    fn refused_sockets_close_with_codes_the_sdk_acts_on() {
+        assert_eq!(
+            GatewayError::from(IdentityError::Expired).close_code(),
+            4401
+        );
+        assert_eq!(GatewayError::Bearer(BearerMismatch).close_code(), 4003);
+        assert_eq!(
+            GatewayError::OperationNotAllowed("Connect").close_code(),
+            4003
+        );
+        assert_eq!(sts(StsErrorKind::Denied).close_code(), 4003);
+        for retryable in [
+            sts(StsErrorKind::Throttled),
+            GatewayError::Identity(IdentityError::KeysUnavailable),
+            GatewayError::TooManySockets(1),
+            GatewayError::Upstream(FetchError::Timeout),
+            GatewayError::Upstream(FetchError::Transport("x".into())),
+        ] {
+            let code = retryable.close_code();
+            assert!([1011, 1013].contains(&code), "{retryable:?}: {code}");
         }
     }
 

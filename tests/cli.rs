@@ -350,5 +350,8 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
     // Every request line names its caller once known (never by token).
     let alice = format!("{}/user/alice", stsgate_standins::APP_INSTANCE_ARN);
     let proxied = logs.lines().find(|l| l.contains("\"proxied\"")).unwrap();
-    assert!(proxied.contains(&format!("\"caller\":\"{alice}\"")), "{proxied}");
+    assert!(
+        proxied.contains(&format!("\"caller\":\"{alice}\"")),
+        "{proxied}"
+    );
 }

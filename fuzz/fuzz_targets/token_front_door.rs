@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use stsgate_front_door::{
-    Credential, IdentityError, credential, inspect_assertion, inspect_token, scan,
+    Carriers, Credential, IdentityError, credential, inspect_assertion, inspect_token, scan,
 };
 
 const MAX_TOKEN: usize = 8 * 1024;
@@ -41,20 +41,37 @@ fn check_xml(xml: &str) {
     }
 }
 
+fn check(found: Result<Credential<'_>, IdentityError>) {
+    match found {
+        Ok(Credential::Jwt(t)) => check_token(&t),
+        Ok(Credential::Saml(s)) => check_saml(&s),
+        Err(e) => assert!(!e.reason().is_empty()),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    let session_token = http::HeaderName::from_static("x-amz-security-token");
     if let Ok(value) = http::HeaderValue::from_bytes(data) {
-        for name in [http::header::AUTHORIZATION, SAML_HEADER] {
+        for name in [http::header::AUTHORIZATION, SAML_HEADER, session_token] {
             let mut headers = http::HeaderMap::new();
             headers.insert(name, value.clone());
-            match credential(&headers, Some(&SAML_HEADER)) {
-                Ok(Credential::Jwt(t)) => check_token(t),
-                Ok(Credential::Saml(s)) => check_saml(s),
-                Err(_) => {}
-            }
+            let carriers = Carriers {
+                saml_header: Some(&SAML_HEADER),
+                session_token: true,
+                query: None,
+            };
+            check(credential(&headers, &carriers));
         }
     }
     if let Ok(text) = std::str::from_utf8(data) {
         check_token(text);
         check_xml(text);
+        // The same bytes as a query string (`GET /connect`'s carriers).
+        let carriers = Carriers {
+            session_token: true,
+            query: Some(text),
+            ..Carriers::default()
+        };
+        check(credential(&http::HeaderMap::new(), &carriers));
     }
 });

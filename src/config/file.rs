@@ -68,6 +68,49 @@ pub struct Config {
     pub chime: ChimeConfig,
     #[serde(default)]
     pub vending: VendingConfig,
+    /// Where clients reach stsgate (`https://chat.example.com`): GetMessagingSessionEndpoint is
+    /// answered with this host, so a stock Chime SDK opens its WebSocket to stsgate.
+    pub public_url: Option<Url>,
+    /// Cross-origin browser clients. Off when absent.
+    pub cors: Option<CorsConfig>,
+    #[serde(default)]
+    pub compat: CompatConfig,
+    /// A TLS listener instead of plain HTTP on `listen`.
+    pub tls: Option<TlsConfig>,
+}
+
+/// CORS for browser apps on other origins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Exact origins (`https://app.example.com`), or `"*"` when `allow_credentials` is false.
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub allow_credentials: bool,
+    /// How long browsers may cache a preflight answer.
+    #[serde(default = "default_cors_max_age")]
+    pub max_age_seconds: u64,
+}
+
+/// Support for clients that cannot be changed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompatConfig {
+    /// Stock AWS SDKs configured with placeholder keys and the user's JWT as session token:
+    /// stsgate reads the JWT from `x-amz-security-token` (`X-Amz-Security-Token` on `/connect`)
+    /// and ignores the placeholder signature.
+    #[serde(default)]
+    pub session_token_auth: bool,
+}
+
+/// The proxy listener's certificate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: std::path::PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: std::path::PathBuf,
 }
 
 /// `POST /credentials`: hands the caller's session credentials to clients that sign themselves.
@@ -239,6 +282,9 @@ pub struct ChimeConfig {
     /// Time allowed to open the upstream messaging WebSocket (TCP, TLS and handshake).
     #[serde(default = "default_ws_connect_timeout")]
     pub websocket_connect_timeout_seconds: u64,
+    /// Claim shown as `ChimeDisplayName` by `GET /me` (the user id when absent).
+    #[serde(default = "default_display_name_claim")]
+    pub display_name_claim: String,
     /// Bridged sockets one AppInstanceUser may have open at once (429 beyond).
     #[serde(default = "default_ws_per_user")]
     pub websocket_max_per_user: usize,
@@ -249,6 +295,12 @@ pub struct ChimeConfig {
     pub require_user_id_tag: bool,
 }
 
+fn default_cors_max_age() -> u64 {
+    600
+}
+fn default_display_name_claim() -> String {
+    "name".to_owned()
+}
 fn default_true() -> bool {
     true
 }

@@ -11,7 +11,7 @@ mod validate;
 pub use file::*;
 pub use load::{ConfigError, ENV_CONFIG, from_toml, load, parse};
 pub use settings::Settings;
-pub use validate::{check_tag_key, check_url, is_tag_char, read_pem_certificates};
+pub use validate::{check_tag_key, check_url, is_tag_char, read_pem_certificates, server_config};
 
 /// Checks every key of `c` and builds its settings; all problems at once, each naming its key.
 pub fn validate(c: &Config) -> Result<Settings, ConfigError> {

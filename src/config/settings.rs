@@ -34,6 +34,36 @@ pub struct ProxySettings {
     pub body_read_timeout: Duration,
     /// `POST /credentials` is served.
     pub vending: bool,
+    pub cors: Option<CorsSettings>,
+    /// Session-token mode (`[compat] session_token_auth`).
+    pub session_token_auth: bool,
+    /// `host[:port]` of `public_url`: the `Endpoint.Url` GetMessagingSessionEndpoint answers.
+    pub public_host: Option<String>,
+    /// Claim shown as `ChimeDisplayName` by `GET /me`.
+    pub display_name_claim: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CorsSettings {
+    /// `None`: any origin (`"*"`, never with credentials).
+    pub origins: Option<HashSet<String>>,
+    pub allow_credentials: bool,
+    pub max_age: Duration,
+}
+
+/// The proxy listener's certificate and key, read at load time.
+#[derive(Clone)]
+pub struct TlsSettings {
+    pub cert_chain: Vec<CertificateDer<'static>>,
+    pub key: Arc<rustls::pki_types::PrivateKeyDer<'static>>,
+}
+
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("certificates", &self.cert_chain.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Connection-level limits of the proxy listener.
@@ -43,6 +73,8 @@ pub struct ServerSettings {
     pub idle_timeout: Duration,
     pub http2_keepalive: Duration,
     pub max_connections: usize,
+    /// TLS on the proxy listener (the admin listener stays plain).
+    pub tls: Option<TlsSettings>,
 }
 
 #[derive(Debug, Clone)]

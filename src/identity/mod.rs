@@ -18,8 +18,9 @@ pub use token_cache::TokenCache;
 // The front door (credential extraction and the checks made before any key) is its own crate,
 // so the fuzz target runs exactly what production runs.
 pub use stsgate_front_door::{
-    Credential, IdentityError, InspectedAssertion, UnverifiedJws, bearer_token, credential,
-    decode_saml, inspect_assertion, inspect_token,
+    Carriers, Credential, IdentityError, InspectedAssertion, SESSION_TOKEN_HEADER,
+    SESSION_TOKEN_PARAM, TOKEN_PARAM, UnverifiedJws, bearer_token, credential, decode_saml,
+    inspect_assertion, inspect_token,
 };
 
 use crate::clock::{SharedClock, unix_seconds};
@@ -70,8 +71,8 @@ impl Verify for Authenticator {
     ) -> crate::BoxFuture<'a, Result<Arc<Principal>, IdentityError>> {
         Box::pin(async move {
             match c {
-                Credential::Jwt(token) => self.authenticate_token(token).await,
-                Credential::Saml(encoded) => self.authenticate_saml(encoded).await,
+                Credential::Jwt(token) => self.authenticate_token(&token).await,
+                Credential::Saml(encoded) => self.authenticate_saml(&encoded).await,
             }
         })
     }
@@ -146,10 +147,11 @@ impl Authenticator {
     }
 
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Principal>, IdentityError> {
-        match credential(headers, self.saml_header.as_ref())? {
-            Credential::Jwt(token) => self.authenticate_token(token).await,
-            Credential::Saml(encoded) => self.authenticate_saml(encoded).await,
-        }
+        let carriers = Carriers {
+            saml_header: self.saml_header.as_ref(),
+            ..Carriers::default()
+        };
+        self.verify(credential(headers, &carriers)?).await
     }
 
     /// Verifies a bare token (e.g. from the `token` query parameter of a browser's WebSocket).

@@ -1,42 +1,38 @@
-//! The request pipeline, phase by phase in request order: route (the path's shape) → inbound
-//! checks → authenticate → map → allow → the operation's query and resources → bind the caller →
-//! content type → read the body → build the upstream request (an allow-list of headers) and check
-//! it can be signed → session → sign → forward. Every check that can refuse a request runs before
-//! the session phase, so a refused request never costs an STS call and is never forwarded; what is
-//! signed is exactly what was checked. Per-request metrics and the log line are written once, in
-//! `finish`.
+//! The request pipeline. `handle` routes a request (`route.rs`), answers CORS preflights itself,
+//! then runs the phases in request order: inbound checks → authenticate → map → the route's own
+//! phases (`api.rs` for Chime's REST operations, `connect.rs` for the WebSocket, `local.rs` for
+//! what stsgate answers itself). Every check that can refuse a request runs before the session
+//! phase, so a refused request never costs an STS call and is never forwarded. Per-request
+//! metrics and the log line are written once, in `finish`; CORS headers go on every answer to an
+//! allowed origin.
 //!
 //! The gateway owns no sockets: its I/O goes through the [`Stages`] it is built with (credential
 //! verification, sessions, the upstream transport), so tests run it in memory with stubs.
 
-use super::body::read_body;
+use super::cors::Cors;
 use super::inbound;
-use super::websocket::{Bridge, SocketRequest, Upgrade};
+use super::local;
+use super::route::Route;
+use super::websocket::Bridge;
 use super::{Transport, Upstream};
 use crate::broker::Sessions;
-use crate::chime::operations::{self, AllowList, BearerRule, CONNECT, Operation};
-use crate::chime::request::{canonical_query, check_resources};
-use crate::chime::{BEARER_HEADER, BearerMode, bind_bearer, check_user_arn_query};
+use crate::chime::BearerMode;
+use crate::chime::operations::AllowList;
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::error::{GatewayError, ProxyBody, json_response};
-use crate::identity::{Credential, IdentityError, Verify, credential};
-use crate::mapping::{Mapped, Mapper};
+use crate::error::{GatewayError, ProxyBody};
+use crate::identity::{Carriers, Principal, Verify, credential};
+use crate::mapping::Mapper;
 use crate::metrics::Metrics;
 use crate::signing::Signer;
-use aws_smithy_types::date_time::{DateTime, Format};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Body;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// `operation` label for requests that match no Chime operation.
-const UNKNOWN: &str = "unknown";
-/// `operation` label for `POST /credentials`.
-const VEND: &str = "VendCredentials";
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// What the gateway does I/O with, each replaceable in tests.
 #[derive(Clone)]
@@ -48,61 +44,54 @@ pub struct Stages {
     pub tls: Arc<rustls::ClientConfig>,
     pub metrics: Arc<Metrics>,
     pub clock: SharedClock,
+    /// Becomes true when stsgate shuts down (bridged sockets then close with 1001).
+    pub shutdown: watch::Receiver<bool>,
 }
 
 pub struct Gateway {
-    verifier: Arc<dyn Verify>,
-    sessions: Arc<dyn Sessions>,
-    mapper: Mapper,
-    signer: Signer,
-    upstream: Upstream,
-    bridge: Bridge,
-    policy: CallerPolicy,
+    pub(super) verifier: Arc<dyn Verify>,
+    pub(super) sessions: Arc<dyn Sessions>,
+    pub(super) mapper: Mapper,
+    pub(super) signer: Signer,
+    pub(super) upstream: Upstream,
+    pub(super) bridge: Bridge,
+    pub(super) policy: CallerPolicy,
+    pub(super) limits: RequestLimits,
+    pub(super) cors: Option<Cors>,
     saml_header: Option<HeaderName>,
     /// The 401 challenge names the `SAML` scheme too.
     accepts_saml: bool,
-    vending: bool,
-    max_body_bytes: usize,
-    body_read_timeout: Duration,
-    metrics: Arc<Metrics>,
-    clock: SharedClock,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) clock: SharedClock,
 }
 
 /// Who a caller may act as, and what it may call.
-struct CallerPolicy {
-    bearer_mode: BearerMode,
-    allowed: AllowList,
-    admin_user_arns: HashSet<String>,
-    app_instance_arn: String,
+pub(super) struct CallerPolicy {
+    pub bearer_mode: BearerMode,
+    pub allowed: AllowList,
+    pub admin_user_arns: HashSet<String>,
+    pub app_instance_arn: String,
+    /// Session-token mode: placeholder signatures are ignored (and their query parameters).
+    pub session_token_auth: bool,
+    /// GetMessagingSessionEndpoint answers this host instead of Chime's.
+    pub public_host: Option<String>,
+    pub display_name_claim: String,
 }
 
-/// What a request is, decided from method and raw path before anything else.
-#[derive(Clone, Copy)]
-enum Route {
-    Api(Option<&'static Operation>),
-    Connect,
-    Vend,
-    /// A path with a dot or empty segment: refused before it is classified.
-    BadPath,
-}
-
-impl Route {
-    fn label(self) -> &'static str {
-        match self {
-            Route::Api(Some(op)) => op.name,
-            Route::Api(None) | Route::BadPath => UNKNOWN,
-            Route::Connect => CONNECT,
-            Route::Vend => VEND,
-        }
-    }
+pub(super) struct RequestLimits {
+    pub vending: bool,
+    pub max_body_bytes: usize,
+    pub body_read_timeout: Duration,
 }
 
 /// What `finish` reports about a request besides its result.
 #[derive(Default)]
-struct RequestLog {
-    upstream: Option<Duration>,
+pub(super) struct RequestLog {
+    pub upstream: Option<Duration>,
     /// The caller's AppInstanceUser ARN, once known (never a token).
-    caller: Option<Arc<str>>,
+    pub caller: Option<Arc<str>>,
+    /// A WebSocket refused after its upgrade: the client saw 101 and a close code.
+    pub refused_socket: Option<GatewayError>,
 }
 
 impl Gateway {
@@ -112,28 +101,36 @@ impl Gateway {
             stages.transport.clone(),
             s.upstream.timeout,
         );
+        let bridge = Bridge::new(
+            s.chime.websocket.clone(),
+            stages.tls,
+            stages.metrics.clone(),
+            stages.shutdown,
+        );
         Gateway {
             verifier: stages.verifier,
             sessions: stages.sessions,
             mapper: Mapper::new(&s.mapping),
             signer: Signer::new(s.upstream.region.clone()),
             upstream,
-            bridge: Bridge::new(
-                s.chime.websocket.clone(),
-                stages.tls,
-                stages.metrics.clone(),
-            ),
+            bridge,
             policy: CallerPolicy {
                 bearer_mode: s.chime.bearer,
                 allowed: s.chime.allowed.clone(),
                 admin_user_arns: s.chime.admin_user_arns.clone(),
                 app_instance_arn: s.mapping.app_instance_arn.clone(),
+                session_token_auth: s.proxy.session_token_auth,
+                public_host: s.proxy.public_host.clone(),
+                display_name_claim: s.proxy.display_name_claim.clone(),
             },
+            limits: RequestLimits {
+                vending: s.proxy.vending,
+                max_body_bytes: s.proxy.max_body_bytes,
+                body_read_timeout: s.proxy.body_read_timeout,
+            },
+            cors: s.proxy.cors.clone().map(Cors::new),
             saml_header: s.identity.saml_header.clone(),
             accepts_saml: !s.identity.saml_idps.is_empty(),
-            vending: s.proxy.vending,
-            max_body_bytes: s.proxy.max_body_bytes,
-            body_read_timeout: s.proxy.body_read_timeout,
             metrics: stages.metrics,
             clock: stages.clock,
         }
@@ -146,19 +143,22 @@ impl Gateway {
     {
         let started = Instant::now();
         let method = req.method().clone();
-        let route = self.route(req.method(), req.uri());
+        let origin = self
+            .cors
+            .as_ref()
+            .and_then(|c| c.allowed_origin(req.headers()));
+        let (vending, cors) = (self.limits.vending, self.cors.is_some());
+        let route = Route::of(req.method(), req.uri(), req.headers(), vending, cors);
         let mut log = RequestLog::default();
-        let result = self.proxy(req, route, &mut log).await;
-        self.finish(result, method, route, started, log)
-    }
-
-    fn route(&self, method: &Method, uri: &http::Uri) -> Route {
-        match (method, uri.path()) {
-            (&Method::GET, "/connect") => Route::Connect,
-            (&Method::POST, "/credentials") if self.vending => Route::Vend,
-            (_, path) if inbound::check_path(path).is_err() => Route::BadPath,
-            _ => Route::Api(operations::classify(method, uri.path(), uri.query())),
+        let result = match (route, &self.cors) {
+            (Route::Preflight, Some(cors)) => cors.preflight(req.headers()),
+            _ => self.proxy(req, route, &mut log).await,
+        };
+        let mut resp = self.finish(result, method, route, started, log);
+        if let (Some(cors), Some(origin)) = (&self.cors, &origin) {
+            cors.decorate(origin, &mut resp);
         }
+        resp
     }
 
     async fn proxy<B>(
@@ -171,124 +171,57 @@ impl Gateway {
         B: Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let (mut parts, body) = req.into_parts();
+        let (parts, body) = req.into_parts();
         if let Route::BadPath = route {
             inbound::check_path(parts.uri.path())?;
         }
         inbound::check_connection(&parts.headers)?;
-        let principal = self.authenticate(&parts, route).await?;
+        if let Route::Connect = route {
+            return self.connect(parts, log).await;
+        }
+        let principal = self.authenticate(&parts, false).await?;
         let mapped = self.mapper.map(&principal)?;
         log.caller = Some(mapped.spec.user_arn.clone());
-        let not_after = UNIX_EPOCH + Duration::from_secs(principal.expires_at.max(0) as u64);
-
         match route {
+            Route::Me => Ok(local::me(
+                &principal,
+                &mapped,
+                &self.policy.display_name_claim,
+            )),
             Route::Vend => {
                 let session = self.sessions.session(&mapped.spec).await?;
                 self.metrics.credentials_vended.inc();
-                Ok(vend(&session.credentials, session.expires_at))
+                Ok(local::vend(&session.credentials, session.expires_at))
             }
-            Route::Connect => {
-                self.allow(CONNECT)?;
-                let upgrade = Upgrade::from_parts(&mut parts).ok_or_else(|| {
-                    GatewayError::BadRequest("GET /connect must be a WebSocket upgrade".into())
-                })?;
-                let slot = self.bridge.reserve(&mapped.spec.user_arn)?;
-                let session = self.sessions.session(&mapped.spec).await?;
-                let request = SocketRequest {
-                    upgrade,
-                    client_query: parts.uri.query(),
-                    user_arn: mapped.user_arn(),
-                    session,
-                    slot,
-                    now: self.clock.now(),
-                    not_after,
-                };
-                self.bridge
-                    .connect(request, &self.upstream, &self.signer)
-                    .await
+            Route::Api(op) => self.api(op, parts, body, &mapped, log).await,
+            Route::Connect | Route::Preflight | Route::BadPath => {
+                unreachable!("answered before authentication")
             }
-            Route::Api(op) => {
-                let op = op.ok_or(GatewayError::OperationNotAllowed(UNKNOWN))?;
-                self.allow(op.name)?;
-                let query = canonical_query(op, parts.uri.query(), false)?;
-                let path = parts.uri.path();
-                check_resources(op, path, query.as_deref(), &self.policy.app_instance_arn)?;
-                self.bind_caller(op, &mut parts.headers, query.as_deref(), &mapped)?;
-                inbound::check_content_type(&parts.headers)?;
-                let body = read_body(
-                    &parts.headers,
-                    body,
-                    self.max_body_bytes,
-                    self.body_read_timeout,
-                )
-                .await?;
-                let mut upstream_req = self.upstream.prepare(&parts, query.as_deref(), body)?;
-                inbound::check_signable(upstream_req.headers())?;
-
-                let session = self.sessions.session(&mapped.spec).await?;
-
-                self.signer
-                    .sign(&mut upstream_req, &session.credentials, self.clock.now())?;
-                let sent = Instant::now();
-                let resp = self.upstream.forward(upstream_req).await;
-                log.upstream = Some(sent.elapsed());
-                resp
-            }
-            Route::BadPath => unreachable!("refused above"),
         }
     }
 
-    /// The request's one credential, verified. Browsers cannot set headers on a WebSocket
-    /// upgrade, so `/connect` may carry a token as `?token=`.
-    async fn authenticate(
+    /// The request's one credential, verified. `GET /connect` (`query`) may also carry it in
+    /// the query string, where a browser can put it.
+    pub(super) async fn authenticate(
         &self,
         parts: &Parts,
-        route: Route,
-    ) -> Result<Arc<crate::identity::Principal>, GatewayError> {
-        let found = credential(&parts.headers, self.saml_header.as_ref());
-        let from_query;
-        let c = match (route, found) {
-            (Route::Connect, Err(IdentityError::Missing)) => {
-                from_query =
-                    query_param(parts.uri.query(), "token").ok_or(IdentityError::Missing)?;
-                Credential::Jwt(&from_query)
-            }
-            (_, found) => found?,
+        query: bool,
+    ) -> Result<Arc<Principal>, GatewayError> {
+        let carriers = Carriers {
+            saml_header: self.saml_header.as_ref(),
+            session_token: self.policy.session_token_auth,
+            query: parts.uri.query().filter(|_| query),
         };
+        let c = credential(&parts.headers, &carriers)?;
         Ok(self.verifier.verify(c).await?)
     }
 
-    fn allow(&self, name: &'static str) -> Result<(), GatewayError> {
+    pub(super) fn allow(&self, name: &'static str) -> Result<(), GatewayError> {
         if self.policy.allowed.contains(name) {
             Ok(())
         } else {
             Err(GatewayError::OperationNotAllowed(name))
         }
-    }
-
-    /// The caller acts only as itself: the bearer header where the operation takes one, and any
-    /// `app-instance-user-arn` query parameter unless the caller is a configured admin.
-    fn bind_caller(
-        &self,
-        op: &Operation,
-        headers: &mut http::HeaderMap,
-        query: Option<&str>,
-        mapped: &Mapped,
-    ) -> Result<(), GatewayError> {
-        match op.bearer {
-            BearerRule::Required | BearerRule::Optional => {
-                bind_bearer(headers, mapped.user_arn(), self.policy.bearer_mode)?
-            }
-            // Not part of this operation: never sign a bearer the caller chose.
-            BearerRule::None => {
-                headers.remove(BEARER_HEADER);
-            }
-        }
-        if op.user_arn_query_param() {
-            let admin = self.policy.admin_user_arns.contains(mapped.user_arn());
-            check_user_arn_query(query, mapped.user_arn(), admin)?;
-        }
-        Ok(())
     }
 
     fn finish(
@@ -314,30 +247,38 @@ impl Gateway {
                 .observe(up.as_secs_f64());
         }
         let caller = log.caller.as_deref().unwrap_or("-");
-        let resp = match result {
-            Ok(resp) => {
-                tracing::info!(%method, operation, caller, status = resp.status().as_u16(), elapsed_ms, "proxied");
-                resp
+        let (resp, status) = match (result, log.refused_socket) {
+            (Ok(resp), Some(e)) => {
+                let status = self.record_refusal(&e, &method, operation, caller, elapsed_ms);
+                (resp, status)
             }
-            Err(e) => self.refuse(e, &method, operation, caller, elapsed_ms),
+            (Ok(resp), None) => {
+                let status = resp.status();
+                tracing::info!(%method, operation, caller, status = status.as_u16(), elapsed_ms, "proxied");
+                (resp, status)
+            }
+            (Err(e), _) => {
+                let status = self.record_refusal(&e, &method, operation, caller, elapsed_ms);
+                (self.challenge(e.into_response()), status)
+            }
         };
         self.metrics
             .requests_total
-            .with_label_values(&[operation, resp.status().as_str()])
+            .with_label_values(&[operation, status.as_str()])
             .inc();
         resp
     }
 
-    /// The error's response, its reason counted and logged (never with a credential).
-    fn refuse(
+    /// Counts and logs a refusal (never with a credential); returns its status.
+    fn record_refusal(
         &self,
-        e: GatewayError,
+        e: &GatewayError,
         method: &Method,
         operation: &str,
         caller: &str,
         elapsed_ms: f64,
-    ) -> Response<ProxyBody> {
-        if let GatewayError::Identity(ie) = &e {
+    ) -> StatusCode {
+        if let GatewayError::Identity(ie) = e {
             self.metrics
                 .token_rejections
                 .with_label_values(&[ie.reason()])
@@ -349,8 +290,12 @@ impl Gateway {
         } else {
             tracing::info!(%method, operation, caller, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
         }
-        let mut resp = e.into_response();
-        if status == StatusCode::UNAUTHORIZED && self.accepts_saml {
+        status
+    }
+
+    /// A 401 also names the `SAML` scheme when SAML IdPs are configured.
+    fn challenge(&self, mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
+        if resp.status() == StatusCode::UNAUTHORIZED && self.accepts_saml {
             resp.headers_mut().append(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("SAML realm=\"stsgate\""),
@@ -358,26 +303,4 @@ impl Gateway {
         }
         resp
     }
-}
-
-/// The caller's own session, for clients that sign requests themselves. Never cached by anyone.
-fn vend(c: &aws_credential_types::Credentials, expires_at: SystemTime) -> Response<ProxyBody> {
-    let body = serde_json::json!({
-        "AccessKeyId": c.access_key_id(),
-        "SecretAccessKey": c.secret_access_key(),
-        "SessionToken": c.session_token(),
-        "Expiration": DateTime::from(expires_at).fmt(Format::DateTime).unwrap_or_default(),
-    });
-    let mut resp = json_response(StatusCode::OK, &body);
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    resp
-}
-
-fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    form_urlencoded::parse(query?.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }

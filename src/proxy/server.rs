@@ -1,6 +1,7 @@
 //! The accept loop shared by the proxy and admin listeners: one task per connection, HTTP/1.1 and
-//! HTTP/2, graceful drain when the shutdown signal fires, and the limits that keep slow or idle
-//! clients from holding connections: a header-read timeout, an idle timeout, HTTP/2 keep-alive
+//! HTTP/2 (by ALPN over TLS when a certificate is configured), graceful drain when the shutdown
+//! signal fires, and the limits that keep slow or idle clients from holding connections: a
+//! header-read timeout (which also bounds the TLS handshake), an idle timeout, HTTP/2 keep-alive
 //! pings, and a cap on open connections (beyond it a new connection is closed at once).
 
 use crate::config::settings::ServerSettings;
@@ -49,6 +50,11 @@ pub async fn serve<H, F>(
         .keep_alive_interval(limits.http2_keepalive)
         .keep_alive_timeout(limits.http2_keepalive);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let tls = limits.tls.as_ref().map(|t| {
+        let config = crate::config::server_config(&t.cert_chain, &t.key)
+            .expect("the certificate and key were checked at load");
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    });
     let graceful = GracefulShutdown::new();
     loop {
         let stream = tokio::select! {
@@ -82,20 +88,39 @@ pub async fn serve<H, F>(
                 }
             })
         };
-        let io = TokioIo::new(Tracked {
+        let tracked = Tracked {
             inner: stream,
             activity: activity.clone(),
-        });
-        let conn = graceful.watch(
-            builder
-                .serve_connection_with_upgrades(io, service)
-                .into_owned(),
+        };
+        let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
+        let (metrics, idle, handshake) = (
+            metrics.clone(),
+            limits.idle_timeout,
+            limits.header_read_timeout,
         );
-        let (metrics, idle) = (metrics.clone(), limits.idle_timeout);
         tokio::spawn(async move {
             metrics.connections_open.inc();
+            let served = async {
+                match tls {
+                    None => {
+                        let conn =
+                            builder.serve_connection_with_upgrades(TokioIo::new(tracked), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                    Some(acceptor) => {
+                        let Ok(Ok(stream)) =
+                            tokio::time::timeout(handshake, acceptor.accept(tracked)).await
+                        else {
+                            return Ok(());
+                        };
+                        let conn =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                }
+            };
             tokio::select! {
-                ended = conn => if let Err(e) = ended {
+                ended = served => if let Err(e) = ended {
                     if is_timeout(e.as_ref()) {
                         metrics.connection_timeouts.with_label_values(&["header"]).inc();
                     }

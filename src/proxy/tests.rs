@@ -57,6 +57,7 @@ impl Verify for StubVerify {
             let Credential::Jwt(token) = c else {
                 return Err(IdentityError::BadSignature);
             };
+            let token = token.into_owned();
             let sub = token
                 .strip_prefix("good-")
                 .ok_or(IdentityError::BadSignature)?;
@@ -139,6 +140,7 @@ fn gateway(sessions: Arc<dyn Sessions>, transport: Arc<dyn Transport>) -> (Gatew
         tls: crate::http_client::HttpClient::new().tls_config(),
         metrics: metrics.clone(),
         clock: Arc::new(SystemClock),
+        shutdown: tokio::sync::watch::channel(false).1,
     };
     (Gateway::new(&settings(), stages), metrics)
 }

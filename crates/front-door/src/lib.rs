@@ -8,7 +8,10 @@ mod error;
 mod jws;
 mod saml_scan;
 
-pub use credential::{Credential, bearer_token, credential};
+pub use credential::{
+    Carriers, Credential, SESSION_TOKEN_HEADER, SESSION_TOKEN_PARAM, TOKEN_PARAM, bearer_token,
+    credential,
+};
 pub use error::IdentityError;
 pub use jws::UnverifiedJws;
 pub use saml_scan::{Scanned, scan};

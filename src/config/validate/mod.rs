@@ -7,6 +7,7 @@
 mod aws;
 mod certs;
 mod chime;
+mod clients;
 mod issuers;
 mod saml;
 mod server;
@@ -16,6 +17,7 @@ use super::settings::{IdentitySettings, Settings};
 use url::Url;
 
 pub use certs::read_pem_certificates;
+pub use clients::server_config;
 
 /// Every problem found, each as `key: why`.
 #[derive(Default)]

@@ -21,6 +21,7 @@ pub(super) fn server(c: &Config, p: &mut Problems) -> ServerSettings {
         idle_timeout: Duration::from_secs(c.idle_timeout_seconds),
         http2_keepalive: Duration::from_secs(c.http2_keepalive_seconds),
         max_connections: c.max_connections,
+        tls: super::clients::tls(c, p),
     }
 }
 
@@ -54,5 +55,9 @@ pub(super) fn proxy(c: &Config, p: &mut Problems) -> ProxySettings {
         max_body_bytes: c.max_body_bytes,
         body_read_timeout: Duration::from_secs(c.body_read_timeout_seconds),
         vending: c.vending.enabled,
+        cors: super::clients::cors(c, p),
+        session_token_auth: c.compat.session_token_auth,
+        public_host: super::clients::public_host(c, p),
+        display_name_claim: c.chime.display_name_claim.clone(),
     }
 }

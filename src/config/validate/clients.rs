@@ -1,0 +1,101 @@
+//! What browsers and stock SDKs need: CORS, session-token mode, the public URL, and the proxy
+//! listener's TLS certificate (the Chime JS SDK only speaks `wss://`).
+
+use super::{Problems, check_url};
+use crate::config::Config;
+use crate::config::settings::{CorsSettings, TlsSettings};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+pub(super) fn cors(c: &Config, p: &mut Problems) -> Option<CorsSettings> {
+    let cors = c.cors.as_ref()?;
+    let any = cors.allowed_origins.iter().any(|o| o == "*");
+    if cors.allowed_origins.is_empty() {
+        p.bad(
+            "cors.allowed_origins",
+            "list at least one origin, or remove [cors]",
+        );
+    }
+    if any && cors.allow_credentials {
+        p.bad(
+            "cors.allowed_origins",
+            "\"*\" cannot be used with allow_credentials = true (browsers refuse it); list origins",
+        );
+    }
+    for o in cors.allowed_origins.iter().filter(|o| *o != "*") {
+        if let Err(why) = check_origin(o) {
+            p.bad("cors.allowed_origins", why);
+        }
+    }
+    if cors.max_age_seconds > 86_400 {
+        p.bad("cors.max_age_seconds", "at most 86400");
+    }
+    Some(CorsSettings {
+        origins: (!any).then(|| cors.allowed_origins.iter().cloned().collect()),
+        allow_credentials: cors.allow_credentials,
+        max_age: Duration::from_secs(cors.max_age_seconds),
+    })
+}
+
+/// An origin exactly as a browser sends it: `scheme://host[:port]`, nothing else.
+fn check_origin(o: &str) -> Result<(), String> {
+    let url = Url::parse(o).map_err(|e| format!("{o:?} is not an origin: {e}"))?;
+    if url.origin().ascii_serialization() != o {
+        return Err(format!(
+            "{o:?} is not an origin as browsers send it (scheme://host[:port], no path or slash)"
+        ));
+    }
+    Ok(())
+}
+
+/// `host[:port]` of `public_url`, which must be `https` (or `http` on loopback) without a path.
+pub(super) fn public_host(c: &Config, p: &mut Problems) -> Option<String> {
+    let url = c.public_url.as_ref()?;
+    p.check("public_url", check_url(url))?;
+    if url.path() != "/" || url.query().is_some() {
+        p.bad("public_url", "must be scheme://host[:port] without a path");
+    }
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
+}
+
+pub(super) fn tls(c: &Config, p: &mut Problems) -> Option<TlsSettings> {
+    let t = c.tls.as_ref()?;
+    let certs = p.check("tls.cert_file", super::read_pem_certificates(&t.cert_file));
+    let key = p.check(
+        "tls.key_file",
+        PrivateKeyDer::from_pem_file(&t.key_file)
+            .map_err(|e| format!("{}: no usable private key: {e}", t.key_file.display())),
+    );
+    let (cert_chain, key) = (certs?, key?);
+    // The pair must belong together: rustls checks it when building a server config.
+    if let Err(e) = server_config(&cert_chain, &key) {
+        p.bad("tls.key_file", format!("does not match tls.cert_file: {e}"));
+        return None;
+    }
+    Some(TlsSettings {
+        cert_chain,
+        key: Arc::new(key),
+    })
+}
+
+/// The proxy listener's rustls config: aws-lc-rs, HTTP/2 and HTTP/1.1 by ALPN.
+pub fn server_config(
+    chain: &[CertificateDer<'static>],
+    key: &PrivateKeyDer<'static>,
+) -> Result<rustls::ServerConfig, rustls::Error> {
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(chain.to_vec(), key.clone_key())?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}

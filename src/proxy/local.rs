@@ -1,0 +1,61 @@
+//! What stsgate answers itself, for an authenticated caller: `GET /me` (the AWS chat sample's
+//! credential exchange, without the credentials), `POST /credentials` (opt-in vending), and
+//! GetMessagingSessionEndpoint naming stsgate's public host (so a stock Chime SDK opens its
+//! WebSocket to stsgate). None of them calls STS except vending.
+
+use crate::error::{ProxyBody, json_response};
+use crate::identity::Principal;
+use crate::mapping::Mapped;
+use aws_smithy_types::date_time::{DateTime, Format};
+use http::{HeaderValue, Response, StatusCode, header};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `GET /me`: the fields the AWS chat sample's credential exchange returns, never AWS keys.
+pub fn me(principal: &Principal, mapped: &Mapped, display_name_claim: &str) -> Response<ProxyBody> {
+    let user_id = mapped
+        .user_arn()
+        .rsplit_once("/user/")
+        .map_or("", |(_, id)| id);
+    let display = principal
+        .claim_str(display_name_claim)
+        .unwrap_or_else(|| user_id.to_owned());
+    let expires = UNIX_EPOCH + Duration::from_secs(principal.expires_at.max(0) as u64);
+    let body = serde_json::json!({
+        "ChimeAppInstanceUserArn": mapped.user_arn(),
+        "ChimeUserId": user_id,
+        "ChimeDisplayName": display,
+        "Expiration": iso8601(expires),
+    });
+    no_store(json_response(StatusCode::OK, &body))
+}
+
+/// The caller's own session, for clients that sign requests themselves. Never cached by anyone.
+pub fn vend(c: &aws_credential_types::Credentials, expires_at: SystemTime) -> Response<ProxyBody> {
+    let body = serde_json::json!({
+        "AccessKeyId": c.access_key_id(),
+        "SecretAccessKey": c.secret_access_key(),
+        "SessionToken": c.session_token(),
+        "Expiration": iso8601(expires_at),
+    });
+    no_store(json_response(StatusCode::OK, &body))
+}
+
+/// GetMessagingSessionEndpoint's answer when clients must reach Chime through stsgate.
+pub fn session_endpoint(public_host: &str) -> Response<ProxyBody> {
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({"Endpoint": {"Url": public_host}}),
+    )
+}
+
+fn iso8601(t: SystemTime) -> String {
+    DateTime::from(t).fmt(Format::DateTime).unwrap_or_default()
+}
+
+fn no_store(mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
