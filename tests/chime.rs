@@ -318,7 +318,8 @@ async fn browsers_may_pass_the_token_in_the_query() {
     }
     assert_eq!(h.standins.sts.calls().len(), 1);
     assert_eq!(
-        h.metric("stsgate_requests_total{operation=\"Connect\",status=\"401\"}").await,
+        h.metric("stsgate_requests_total{operation=\"Connect\",status=\"401\"}")
+            .await,
         2.0
     );
 }

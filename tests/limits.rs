@@ -160,7 +160,8 @@ async fn each_user_has_a_cap_on_open_sockets() {
         other => panic!("second socket: {other:?}"),
     }
     assert_eq!(
-        h.metric("stsgate_requests_total{operation=\"Connect\",status=\"429\"}").await,
+        h.metric("stsgate_requests_total{operation=\"Connect\",status=\"429\"}")
+            .await,
         1.0
     );
     // Another user is not affected.

@@ -8,6 +8,8 @@ mod botocore;
 mod broker;
 mod chime;
 mod cli;
+mod compat;
+mod cors;
 mod front_door_smoke;
 mod hostile;
 mod identity;

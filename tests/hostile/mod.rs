@@ -95,6 +95,46 @@ fn bearer_cases(h: &Harness) -> Vec<Case> {
         .collect()
 }
 
+/// Every JWT row as a stock SDK carries it in session-token mode: the JWT is the session token
+/// of placeholder credentials, the request signed with them.
+fn session_token_cases(h: &Harness) -> Vec<Case> {
+    let placeholder = "AWS4-HMAC-SHA256 Credential=stsgate/20260101/us-east-1/chime/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=0000";
+    jwt::rows(&h.standins.idp)
+        .into_iter()
+        .map(|j| {
+            let headers = [
+                ("authorization", placeholder),
+                ("x-amz-date", "20260101T000000Z"),
+                ("x-amz-security-token", j.token.as_str()),
+            ];
+            Case::invalid(j.name, &headers, j.reason)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_jwt_row_holds_for_the_session_token_carrier() {
+    let h = Harness::start_with(|c| c.compat.session_token_auth = true).await;
+    let mut cases = session_token_cases(&h);
+    let good = h.token("alice");
+    cases.push(Case::invalid(
+        "a bearer token and a session token",
+        &[
+            ("authorization", &format!("Bearer {good}")),
+            ("x-amz-security-token", &good),
+        ],
+        "malformed",
+    ));
+    cases.push(Case {
+        reason: Some("missing"),
+        ..Case::get("placeholder signature, no session token", &[("authorization", "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/chime/aws4_request, SignedHeaders=host, Signature=00")], 401, "missing_token")
+    });
+    assert!(cases.len() > 40);
+    for case in &cases {
+        assert_refused(&h, case).await;
+    }
+}
+
 #[tokio::test]
 async fn every_refusal_is_clear_and_costs_nothing_upstream() {
     let h = Harness::start().await;
@@ -136,6 +176,10 @@ pub async fn assert_refused(h: &Harness, case: &Case) {
         "{name}"
     );
     assert_eq!(r.headers["content-type"], "application/json", "{name}");
+    // The shape the AWS SDKs decode: the exception in the header and in the body.
+    let exception = r.headers["x-amzn-errortype"].to_str().unwrap();
+    assert_eq!(body["Code"], exception, "{name}");
+    assert_eq!(body["Message"], body["message"], "{name}");
     let challenge = r
         .headers
         .get("www-authenticate")

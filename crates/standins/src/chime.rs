@@ -45,6 +45,8 @@ struct State {
     received: Mutex<Vec<ReceivedRequest>>,
     endpoint: String,
     events: broadcast::Sender<SocketEvent>,
+    /// Control frames received on messaging sockets, in order.
+    control: Mutex<Vec<Control>>,
 }
 
 /// What open messaging sockets are told.
@@ -52,6 +54,15 @@ struct State {
 pub enum SocketEvent {
     Frame(String),
     Close(u16, String),
+    /// Chime pings its clients (the SDK answers).
+    Ping(Vec<u8>),
+}
+
+/// A ping or pong a messaging socket received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
 }
 
 pub struct ChimeStandIn {
@@ -76,6 +87,7 @@ impl ChimeStandIn {
             received: Mutex::new(Vec::new()),
             endpoint: addr.to_string(),
             events: broadcast::channel(1024).0,
+            control: Mutex::new(Vec::new()),
         });
         let (tx, rx) = watch::channel(false);
         let s = state.clone();
@@ -94,6 +106,11 @@ impl ChimeStandIn {
     /// Sends an event to every open messaging socket; returns how many received it.
     pub fn broadcast(&self, e: SocketEvent) -> usize {
         self.state.events.send(e).unwrap_or(0)
+    }
+
+    /// Pings and pongs its messaging sockets received.
+    pub fn control_frames(&self) -> Vec<Control> {
+        self.state.control.lock().expect("chime lock").clone()
     }
 
     /// Every request received so far, as it arrived.
@@ -312,10 +329,14 @@ async fn connect(mut req: Request<Incoming>, state: Arc<State>) -> Response<Body
                     Some(Ok(Message::Text(t))) => { let _ = ws.send(Message::Text(t)).await; }
                     Some(Ok(Message::Binary(b))) => { let _ = ws.send(Message::Binary(b)).await; }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    // tungstenite answers pings itself; note what arrived.
+                    Some(Ok(Message::Ping(p))) => state.control.lock().expect("chime lock").push(Control::Ping(p.to_vec())),
+                    Some(Ok(Message::Pong(p))) => state.control.lock().expect("chime lock").push(Control::Pong(p.to_vec())),
                     Some(Ok(_)) => {}
                 },
                 e = events.recv() => match e {
                     Ok(SocketEvent::Frame(f)) => { let _ = ws.send(Message::text(f)).await; }
+                    Ok(SocketEvent::Ping(p)) => { let _ = ws.send(Message::Ping(p.into())).await; }
                     Ok(SocketEvent::Close(code, reason)) => {
                         let _ = ws.send(Message::Close(Some(close_frame(code, &reason)))).await;
                         break;
