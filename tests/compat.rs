@@ -3,7 +3,7 @@
 //! endpoint answered with stsgate's public host, `GET /me`, close codes the Chime SDK acts on,
 //! ping/pong on both legs, and 1001 at shutdown.
 
-use crate::support::{Harness, messages_path};
+use crate::support::Harness;
 use futures_util::{SinkExt, StreamExt};
 use http::StatusCode;
 use std::collections::HashMap;

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod boto3;
 mod botocore;
 mod broker;
 mod chime;

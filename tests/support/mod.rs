@@ -2,6 +2,7 @@
 //! on loopback, and a plain HTTP client.
 #![allow(dead_code)]
 
+pub mod python;
 pub mod sigv4;
 
 use bytes::Bytes;
