@@ -49,6 +49,9 @@ enum Command {
         listen: SocketAddr,
         #[arg(long, default_value = "127.0.0.1:9090")]
         admin_listen: SocketAddr,
+        /// The demo chat page (its own origin, so the browser calls stsgate cross-origin).
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        page_listen: SocketAddr,
     },
     /// Validate the configuration file and exit.
     CheckConfig,
@@ -66,7 +69,15 @@ fn main() -> ExitCode {
             Command::Demo {
                 listen,
                 admin_listen,
-            } => report(demo::run(listen, admin_listen).await),
+                page_listen,
+            } => report(
+                demo::run(demo::Listeners {
+                    proxy: listen,
+                    admin: admin_listen,
+                    page: page_listen,
+                })
+                .await,
+            ),
             Command::Run => match load(cli.config) {
                 Ok(config) => report(run(config).await),
                 Err(code) => code,

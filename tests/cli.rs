@@ -195,6 +195,8 @@ async fn demo_prints_commands_that_work() {
             "127.0.0.1:0",
             "--admin-listen",
             "127.0.0.1:0",
+            "--page-listen",
+            "127.0.0.1:0",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -204,18 +206,40 @@ async fn demo_prints_commands_that_work() {
     let mut seen = String::new();
     read_until(&mut out, "Ctrl-C", &mut seen);
     let curls: Vec<&str> = seen.lines().filter(|l| l.starts_with("curl ")).collect();
-    assert_eq!(curls.len(), 4, "{seen}");
+    assert_eq!(curls.len(), 6, "{seen}");
     let mut statuses = Vec::new();
     for line in &curls {
         let (method, url, headers, body) = parse_curl(line);
         let (status, text) = http(&method, &url, &headers, &body).await;
         statuses.push(status);
-        if status == 200 {
+        if status == 200 && url.ends_with("/messages") {
             assert!(text.contains("hello from alice"), "{text}");
         }
+        if url.ends_with("/me") {
+            assert!(text.contains("\"ChimeUserId\":\"alice\""), "{text}");
+        }
     }
-    // alice sends, bob lists, carol lists with a SAML assertion, alice posing as bob is refused.
-    assert_eq!(statuses, [201, 200, 200, 403], "{seen}");
+    // alice sends; bob lists with a bearer and as a stock SDK; alice asks who she is; carol
+    // lists with a SAML assertion; alice posing as bob is refused.
+    assert_eq!(statuses, [201, 200, 200, 200, 200, 403], "{seen}");
+    // The chat page and what it reads.
+    let page = seen
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("chat page:"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, html) = http("GET", &page, &[], "").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("new WebSocket("), "{html}");
+    let (status, config) = http("GET", &format!("{page}/config.json"), &[], "").await;
+    assert_eq!(status, 200);
+    assert!(
+        config.contains("\"alice\"") && config.contains("proxyWs"),
+        "{config}"
+    );
     // The printed WebSocket URL opens alice's messaging socket through the bridge.
     let ws_url = seen
         .lines()

@@ -80,7 +80,16 @@ async fn every_answer_to_an_allowed_origin_carries_cors_headers() {
     let auth = format!("Bearer {}", h.token("alice"));
     let origin = ("origin", APP);
     let json = ("content-type", "application/json");
-    let cases: Vec<(&str, &str, String, Vec<(&str, &str)>, String, u16)> = vec![
+    /// What, method, path, headers, body, expected status.
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        String,
+        Vec<(&'a str, &'a str)>,
+        String,
+        u16,
+    );
+    let cases: Vec<Case> = vec![
         (
             "proxied",
             "POST",

@@ -7,6 +7,7 @@ mod support;
 mod boto3;
 mod botocore;
 mod broker;
+mod browser;
 mod chime;
 mod cli;
 mod compat;

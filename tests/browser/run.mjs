@@ -1,21 +1,28 @@
-// Runs the SDK page in headless Debian Chromium and prints its report as
-// one JSON line on stdout. Exit 0: the run finished (the caller judges the
-// report); exit 2: crash or timeout (a JSON line with "fatal" is printed).
+// Runs a page in headless Debian Chromium and prints its report as one JSON
+// line on stdout. Exit 0: the run finished (the caller judges the report);
+// exit 2: crash or timeout (a JSON line with "fatal" is printed).
 //
-//   node run.mjs --page-url URL --config JSON --spki BASE64_SHA256 [--timeout-ms N]
+// Scenarios:
+//   sdk  (default) the stock SDK page: window.stsgateTest.run(config)
+//   demo           stsgate demo's chat page: alice sends, bob must see it
+//
+//   node run.mjs --page-url URL [--scenario sdk|demo] [--config JSON]
+//                [--spki BASE64_SHA256] [--screenshot PNG] [--timeout-ms N]
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 
 const { values: opt } = parseArgs({
   options: {
     'page-url': { type: 'string' },
-    config: { type: 'string' },
-    spki: { type: 'string' },
+    config: { type: 'string', default: '{}' },
+    spki: { type: 'string', default: '' },
+    scenario: { type: 'string', default: 'sdk' },
+    screenshot: { type: 'string' },
     'timeout-ms': { type: 'string', default: '60000' },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
   },
 });
-for (const k of ['page-url', 'config', 'spki']) {
+for (const k of opt.scenario === 'sdk' ? ['page-url', 'config', 'spki'] : ['page-url']) {
   if (!opt[k]) {
     console.error(`run.mjs: --${k} is required`);
     process.exit(64);
@@ -55,7 +62,7 @@ try {
       '--disable-component-update',
       '--disable-sync',
       // Trust exactly the test certificate's key, nothing else.
-      `--ignore-certificate-errors-spki-list=${opt.spki}`,
+      ...(opt.spki ? [`--ignore-certificate-errors-spki-list=${opt.spki}`] : []),
     ],
   });
   if (fatal) throw new Error(fatal); // deadline passed during launch
@@ -68,13 +75,37 @@ try {
     browserLog.push({ kind: 'requestfailed', text: `${r.method()} ${r.url()}: ${r.failure()?.errorText}` }),
   );
   await page.goto(opt['page-url']);
-  await page.waitForFunction(() => window.stsgateTest, null, { timeout: 10000 });
-  report = await page.evaluate((c) => window.stsgateTest.run(c), cfg);
+  report = opt.scenario === 'demo' ? await demoChat(page) : await sdkPage(page);
+  if (opt.screenshot) await page.screenshot({ path: opt.screenshot });
 } catch (e) {
   fatal = fatal || String(e && e.stack ? e.stack : e);
 } finally {
   clearTimeout(deadline);
   if (browser) await browser.close().catch(() => {});
+}
+
+async function sdkPage(page) {
+  await page.waitForFunction(() => window.stsgateTest, null, { timeout: 10000 });
+  return page.evaluate((c) => window.stsgateTest.run(c), cfg);
+}
+
+// The demo chat: both panes connect over the bridged WebSocket, alice sends
+// over REST, bob receives the message over his socket.
+async function demoChat(page) {
+  await page.setViewportSize({ width: 1000, height: 520 });
+  await page.waitForFunction(() => document.querySelectorAll('.status.ok').length === 2, null, { timeout: 15000 });
+  const text = `hello bob, it is ${new Date().toISOString().slice(11, 19)}`;
+  await page.fill('#alice input', text);
+  await page.press('#alice input', 'Enter');
+  await page.waitForFunction((t) => [...document.querySelectorAll('#bob li .text')].some((e) => e.textContent === t), text, { timeout: 15000 });
+  await page.fill('#bob input', 'hi alice!');
+  await page.press('#bob input', 'Enter');
+  await page.waitForFunction(() => [...document.querySelectorAll('#alice li .text')].some((e) => e.textContent === 'hi alice!'), null, { timeout: 15000 });
+  return page.evaluate(() => ({
+    statuses: [...document.querySelectorAll('.status')].map((e) => e.textContent),
+    alice: [...document.querySelectorAll('#alice li .text')].map((e) => e.textContent),
+    bob: [...document.querySelectorAll('#bob li .text')].map((e) => e.textContent),
+  }));
 }
 
 const out = fatal ? { fatal, browserLog } : { ...report, browserLog };

@@ -9,6 +9,7 @@
 pub mod chime;
 pub mod http;
 pub mod idp;
+pub mod page;
 pub mod saml_idp;
 pub mod sigv4_check;
 pub mod standin;
