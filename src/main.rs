@@ -126,7 +126,8 @@ fn report(r: anyhow::Result<()>) -> ExitCode {
 }
 
 /// Dependencies that log secrets below `info` (aws-sigv4's canonical request carries the session
-/// token; the SDK runtime can log AssumeRole responses). They stay capped whatever `RUST_LOG` says.
+/// token; the SDK runtime can log AssumeRole responses; tungstenite logs the presigned WebSocket
+/// URL). They stay capped whatever `RUST_LOG` says.
 const SECRET_BEARING_TARGETS: &[&str] = &[
     "aws_sigv4",
     "aws_smithy_runtime",
@@ -138,6 +139,9 @@ const SECRET_BEARING_TARGETS: &[&str] = &[
     "aws_sdk_sts",
     "hyper",
     "h2",
+    // The upstream WebSocket's URL is presigned: its query carries the session token.
+    "tungstenite",
+    "tokio_tungstenite",
 ];
 
 fn init_logging(format: LogFormat) {

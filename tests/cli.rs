@@ -345,6 +345,17 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
     .await;
     assert_eq!(status, 401);
     assert_eq!(standins.sts.calls().len(), 1);
+    // A browser's token in the WebSocket URL, accepted and refused: in no log line either.
+    let ws = proxy.replacen("http://", "ws://", 1);
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws}/connect?token={token}"))
+        .await
+        .unwrap();
+    let first = futures_util::StreamExt::next(&mut socket)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.to_text().unwrap().contains("SESSION_ESTABLISHED"));
+    let _ = tokio_tungstenite::connect_async(format!("{ws}/connect?token={forged}")).await;
 
     terminate(&mut child);
     logs.push_str(&drained.join().unwrap());
@@ -360,6 +371,7 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
     let token_signature = token.rsplit('.').next().unwrap().to_owned();
     for (what, secret) in [
         ("bearer token", token.as_str()),
+        ("forged token", forged.as_str()),
         ("bearer token signature", token_signature.as_str()),
         ("session token", session_token.as_str()),
         ("request signature", signature.as_str()),
