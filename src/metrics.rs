@@ -1,12 +1,81 @@
 //! Prometheus metrics: one registry per process, handles passed to each stage, text exposition
-//! served only by the admin listener. Label values come from closed sets (`&'static str` codes),
-//! never from users, ARNs or paths. Metric names are public interface.
+//! served only by the admin listener. Label values come from closed sets (typed [`Label`] enums,
+//! or `&'static str` codes from a fixed list), never from users, ARNs or paths; the closed sets
+//! are created at zero, so dashboards and alerts see every series from the start. Metric names
+//! are public interface.
 
+use crate::chime::messaging_session::CLOSE_LABELS;
+use crate::identity::IdentityError;
 use prometheus::core::Collector;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
 };
+use std::marker::PhantomData;
+
+/// A closed set of label values.
+pub trait Label: Copy + 'static {
+    const ALL: &'static [Self];
+    fn label(self) -> &'static str;
+}
+
+macro_rules! label_set {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $value:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($variant),+ }
+        impl Label for $name {
+            const ALL: &'static [Self] = &[$(Self::$variant),+];
+            fn label(self) -> &'static str {
+                match self { $(Self::$variant => $value),+ }
+            }
+        }
+    };
+}
+
+label_set!(
+    /// `stsgate_websocket_frames_total{direction}`.
+    Direction { ToUpstream => "to_upstream", ToClient => "to_client" }
+);
+label_set!(
+    /// JWKS fetches and background refreshes.
+    Outcome { Ok => "ok", Failed => "failed" }
+);
+label_set!(
+    /// `stsgate_credential_cache_evictions_total{cause}`.
+    Eviction { Size => "size", Expired => "expired" }
+);
+label_set!(
+    /// `stsgate_connection_timeouts_total{kind}`.
+    Timeout { Header => "header", Idle => "idle" }
+);
+
+/// A counter per value of a closed label set.
+#[derive(Clone)]
+pub struct Counters<L: Label>(IntCounterVec, PhantomData<L>);
+
+impl<L: Label> Counters<L> {
+    pub fn inc(&self, l: L) {
+        self.0.with_label_values(&[l.label()]).inc();
+    }
+
+    pub fn get(&self, l: L) -> u64 {
+        self.0.with_label_values(&[l.label()]).get()
+    }
+}
+
+/// STS error codes counted by name in `stsgate_sts_assume_role_errors_total{code}`.
+pub const STS_ERROR_CODES: &[&str] = &[
+    "AccessDenied",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ServiceUnavailable",
+    "timeout",
+    "network",
+    "queue_timeout",
+    "other",
+];
 
 pub struct Metrics {
     registry: Registry,
@@ -17,8 +86,7 @@ pub struct Metrics {
     /// Time until the upstream's response headers, by operation.
     pub upstream_duration: HistogramVec,
     pub websocket_open: IntGauge,
-    /// Frames relayed, by direction (`to_upstream`, `to_client`).
-    pub websocket_frames: IntCounterVec,
+    pub websocket_frames: Counters<Direction>,
     /// Bridged WebSockets closed, by close code.
     pub websocket_closes: IntCounterVec,
     /// `POST /credentials` answers that handed out credentials.
@@ -26,17 +94,18 @@ pub struct Metrics {
     /// Validated-token cache lookups.
     pub token_cache_hits: IntCounter,
     pub token_cache_misses: IntCounter,
-    /// JWKS (and discovery) fetches, by result (`ok`, `failed`).
-    pub jwks_fetches: IntCounterVec,
+    /// JWKS (and discovery) fetches.
+    pub jwks_fetches: Counters<Outcome>,
+    /// Refused identities, by `IdentityError::reason`.
     pub token_rejections: IntCounterVec,
     pub credential_cache_hits: IntCounter,
     pub credential_cache_misses: IntCounter,
     /// Sessions in the cache (updated when scraped).
     pub credential_cache_sessions: IntGauge,
-    /// Entries removed by the cache itself, by cause (`size`, `expired`).
-    pub credential_cache_evictions: IntCounterVec,
-    /// Background refresh-ahead outcomes (`ok`, `failed`).
-    pub credential_refreshes: IntCounterVec,
+    /// Entries removed by the cache itself.
+    pub credential_cache_evictions: Counters<Eviction>,
+    /// Background refresh-ahead outcomes.
+    pub credential_refreshes: Counters<Outcome>,
     /// Requests signed with a session in its last minute: a refresh that came too late.
     pub credential_near_expiry: IntCounter,
     pub sts_assume_role_duration: Histogram,
@@ -51,8 +120,8 @@ pub struct Metrics {
     pub connections_open: IntGauge,
     /// Connections closed at once because `max_connections` were open.
     pub connections_refused: IntCounter,
-    /// Connections closed by a limit, by kind (`header`: headers too slow, `idle`).
-    pub connection_timeouts: IntCounterVec,
+    /// Connections closed by a limit.
+    pub connection_timeouts: Counters<Timeout>,
 }
 
 /// AssumeRole latency buckets: resolve 5 ms (loopback stand-ins) up to 10 s (throttled STS).
@@ -66,187 +135,185 @@ const LATENCY_BUCKETS: &[f64] = &[
     10.0,
 ];
 
-fn histogram_vec(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> HistogramVec {
-    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
-    register(
-        r,
-        HistogramVec::new(opts, &["operation"]).expect("valid metric"),
-    )
-}
+/// Each metric's name and help text.
+type Def = (&'static str, &'static str);
 
-fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
-    register(r, IntCounter::new(name, help).expect("valid metric"))
-}
+const REQUESTS: Def = (
+    "stsgate_requests_total",
+    "Client requests finished, by operation and HTTP status",
+);
+const REQUEST_DURATION: Def = (
+    "stsgate_request_duration_seconds",
+    "stsgate's own time per request, upstream excluded",
+);
+const UPSTREAM_DURATION: Def = (
+    "stsgate_upstream_duration_seconds",
+    "Time until the upstream's response headers",
+);
+const WS_OPEN: Def = (
+    "stsgate_websocket_open",
+    "Bridged messaging WebSockets open",
+);
+const WS_FRAMES: Def = (
+    "stsgate_websocket_frames_total",
+    "WebSocket frames relayed, by direction",
+);
+const WS_CLOSES: Def = (
+    "stsgate_websocket_closes_total",
+    "Bridged WebSockets closed, by close code",
+);
+const VENDED: Def = (
+    "stsgate_credentials_vended_total",
+    "Session credentials handed to clients by POST /credentials",
+);
+const TOKEN_HITS: Def = (
+    "stsgate_token_cache_hits_total",
+    "Requests whose token was found in the validated-token cache",
+);
+const TOKEN_MISSES: Def = (
+    "stsgate_token_cache_misses_total",
+    "Requests whose token had to be verified",
+);
+const JWKS: Def = ("stsgate_jwks_fetches_total", "JWKS fetches, by result");
+const REJECTIONS: Def = (
+    "stsgate_token_rejections_total",
+    "Refused client identities, by reason",
+);
+const SESSION_HITS: Def = (
+    "stsgate_credential_cache_hits_total",
+    "Requests served with a cached STS session",
+);
+const SESSION_MISSES: Def = (
+    "stsgate_credential_cache_misses_total",
+    "Requests that found no cached STS session",
+);
+const SESSIONS: Def = (
+    "stsgate_credential_cache_sessions",
+    "STS sessions currently cached",
+);
+const EVICTIONS: Def = (
+    "stsgate_credential_cache_evictions_total",
+    "Sessions removed by the cache, by cause",
+);
+const REFRESHES: Def = (
+    "stsgate_credential_refreshes_total",
+    "Background session refreshes, by result",
+);
+const NEAR_EXPIRY: Def = (
+    "stsgate_credential_near_expiry_total",
+    "Requests signed with a session in its last minute",
+);
+const STS_DURATION: Def = (
+    "stsgate_sts_assume_role_duration_seconds",
+    "Latency of one STS AssumeRole call",
+);
+const STS_ERRORS: Def = (
+    "stsgate_sts_assume_role_errors_total",
+    "Failed AssumeRole calls, by STS error code",
+);
+const STS_IN_FLIGHT: Def = (
+    "stsgate_sts_assume_role_in_flight",
+    "AssumeRole calls in progress",
+);
+const STS_QUEUED: Def = (
+    "stsgate_sts_assume_role_queued",
+    "AssumeRole calls waiting for a concurrency or rate slot",
+);
+const STS_RETRIES: Def = (
+    "stsgate_sts_assume_role_retries_total",
+    "AssumeRole calls retried after throttling or a transient failure",
+);
+const NEGATIVE_HITS: Def = (
+    "stsgate_sts_negative_cache_hits_total",
+    "Requests refused from the negative cache without calling STS",
+);
+const CONNECTIONS: Def = ("stsgate_connections_open", "Client connections open");
+const REFUSED: Def = (
+    "stsgate_connections_refused_total",
+    "Connections closed at once because max_connections were open",
+);
+const TIMEOUTS: Def = (
+    "stsgate_connection_timeouts_total",
+    "Connections closed by a timeout, by kind",
+);
 
-fn counter_vec(r: &Registry, name: &str, help: &str, label: &str) -> IntCounterVec {
-    register(
-        r,
-        IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid metric"),
-    )
-}
+/// Registers metrics in one registry.
+struct Builder(Registry);
 
-fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
-    register(r, IntGauge::new(name, help).expect("valid metric"))
-}
+impl Builder {
+    fn register<C: Collector + Clone + 'static>(&self, c: C) -> C {
+        self.0
+            .register(Box::new(c.clone()))
+            .expect("unique metric name");
+        c
+    }
 
-fn register<C: Collector + Clone + 'static>(r: &Registry, c: C) -> C {
-    r.register(Box::new(c.clone())).expect("unique metric name");
-    c
+    fn counter(&self, (name, help): Def) -> IntCounter {
+        self.register(IntCounter::new(name, help).expect("valid metric"))
+    }
+
+    fn gauge(&self, (name, help): Def) -> IntGauge {
+        self.register(IntGauge::new(name, help).expect("valid metric"))
+    }
+
+    /// Counters by `labels`, with the series of `known` values (one label) created at zero.
+    fn vec(&self, (name, help): Def, labels: &[&str], known: &[&str]) -> IntCounterVec {
+        let v =
+            self.register(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"));
+        for value in known {
+            v.with_label_values(&[value]);
+        }
+        v
+    }
+
+    /// A counter per value of `L`, each created at zero.
+    fn counters<L: Label>(&self, def: Def, label: &str) -> Counters<L> {
+        let known: Vec<&str> = L::ALL.iter().map(|l| l.label()).collect();
+        Counters(self.vec(def, &[label], &known), PhantomData)
+    }
+
+    fn histogram(&self, (name, help): Def, buckets: &[f64]) -> Histogram {
+        let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+        self.register(Histogram::with_opts(opts).expect("valid metric"))
+    }
+
+    fn per_operation(&self, (name, help): Def, buckets: &[f64]) -> HistogramVec {
+        let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+        self.register(HistogramVec::new(opts, &["operation"]).expect("valid metric"))
+    }
 }
 
 impl Metrics {
     pub fn new() -> Self {
-        let r = Registry::new();
+        let b = Builder(Registry::new());
         Metrics {
-            requests_total: register(
-                &r,
-                IntCounterVec::new(
-                    Opts::new(
-                        "stsgate_requests_total",
-                        "Client requests finished, by operation and HTTP status",
-                    ),
-                    &["operation", "status"],
-                )
-                .expect("valid metric"),
-            ),
-            request_duration: histogram_vec(
-                &r,
-                "stsgate_request_duration_seconds",
-                "stsgate's own time per request, upstream excluded",
-                LATENCY_BUCKETS,
-            ),
-            upstream_duration: histogram_vec(
-                &r,
-                "stsgate_upstream_duration_seconds",
-                "Time until the upstream's response headers",
-                LATENCY_BUCKETS,
-            ),
-            websocket_open: gauge(
-                &r,
-                "stsgate_websocket_open",
-                "Bridged messaging WebSockets open",
-            ),
-            websocket_frames: counter_vec(
-                &r,
-                "stsgate_websocket_frames_total",
-                "WebSocket frames relayed, by direction",
-                "direction",
-            ),
-            websocket_closes: counter_vec(
-                &r,
-                "stsgate_websocket_closes_total",
-                "Bridged WebSockets closed, by close code",
-                "code",
-            ),
-            credentials_vended: counter(
-                &r,
-                "stsgate_credentials_vended_total",
-                "Session credentials handed to clients by POST /credentials",
-            ),
-            token_cache_hits: counter(
-                &r,
-                "stsgate_token_cache_hits_total",
-                "Requests whose token was found in the validated-token cache",
-            ),
-            token_cache_misses: counter(
-                &r,
-                "stsgate_token_cache_misses_total",
-                "Requests whose token had to be verified",
-            ),
-            jwks_fetches: counter_vec(
-                &r,
-                "stsgate_jwks_fetches_total",
-                "JWKS fetches, by result",
-                "result",
-            ),
-            token_rejections: counter_vec(
-                &r,
-                "stsgate_token_rejections_total",
-                "Refused client identities, by reason",
-                "reason",
-            ),
-            credential_cache_hits: counter(
-                &r,
-                "stsgate_credential_cache_hits_total",
-                "Requests served with a cached STS session",
-            ),
-            credential_cache_misses: counter(
-                &r,
-                "stsgate_credential_cache_misses_total",
-                "Requests that found no cached STS session",
-            ),
-            credential_cache_sessions: gauge(
-                &r,
-                "stsgate_credential_cache_sessions",
-                "STS sessions currently cached",
-            ),
-            credential_cache_evictions: counter_vec(
-                &r,
-                "stsgate_credential_cache_evictions_total",
-                "Sessions removed by the cache, by cause",
-                "cause",
-            ),
-            credential_refreshes: counter_vec(
-                &r,
-                "stsgate_credential_refreshes_total",
-                "Background session refreshes, by result",
-                "result",
-            ),
-            credential_near_expiry: counter(
-                &r,
-                "stsgate_credential_near_expiry_total",
-                "Requests signed with a session in its last minute",
-            ),
-            sts_assume_role_duration: register(
-                &r,
-                Histogram::with_opts(
-                    HistogramOpts::new(
-                        "stsgate_sts_assume_role_duration_seconds",
-                        "Latency of one STS AssumeRole call",
-                    )
-                    .buckets(STS_BUCKETS.to_vec()),
-                )
-                .expect("valid metric"),
-            ),
-            sts_assume_role_errors: counter_vec(
-                &r,
-                "stsgate_sts_assume_role_errors_total",
-                "Failed AssumeRole calls, by STS error code",
-                "code",
-            ),
-            sts_assume_role_in_flight: gauge(
-                &r,
-                "stsgate_sts_assume_role_in_flight",
-                "AssumeRole calls in progress",
-            ),
-            sts_assume_role_queued: gauge(
-                &r,
-                "stsgate_sts_assume_role_queued",
-                "AssumeRole calls waiting for a concurrency or rate slot",
-            ),
-            sts_assume_role_retries: counter(
-                &r,
-                "stsgate_sts_assume_role_retries_total",
-                "AssumeRole calls retried after throttling or a transient failure",
-            ),
-            sts_negative_cache_hits: counter(
-                &r,
-                "stsgate_sts_negative_cache_hits_total",
-                "Requests refused from the negative cache without calling STS",
-            ),
-            connections_open: gauge(&r, "stsgate_connections_open", "Client connections open"),
-            connections_refused: counter(
-                &r,
-                "stsgate_connections_refused_total",
-                "Connections closed at once because max_connections were open",
-            ),
-            connection_timeouts: counter_vec(
-                &r,
-                "stsgate_connection_timeouts_total",
-                "Connections closed by a timeout, by kind",
-                "kind",
-            ),
-            registry: r,
+            requests_total: b.vec(REQUESTS, &["operation", "status"], &[]),
+            request_duration: b.per_operation(REQUEST_DURATION, LATENCY_BUCKETS),
+            upstream_duration: b.per_operation(UPSTREAM_DURATION, LATENCY_BUCKETS),
+            websocket_open: b.gauge(WS_OPEN),
+            websocket_frames: b.counters(WS_FRAMES, "direction"),
+            websocket_closes: b.vec(WS_CLOSES, &["code"], CLOSE_LABELS),
+            credentials_vended: b.counter(VENDED),
+            token_cache_hits: b.counter(TOKEN_HITS),
+            token_cache_misses: b.counter(TOKEN_MISSES),
+            jwks_fetches: b.counters(JWKS, "result"),
+            token_rejections: b.vec(REJECTIONS, &["reason"], IdentityError::REASONS),
+            credential_cache_hits: b.counter(SESSION_HITS),
+            credential_cache_misses: b.counter(SESSION_MISSES),
+            credential_cache_sessions: b.gauge(SESSIONS),
+            credential_cache_evictions: b.counters(EVICTIONS, "cause"),
+            credential_refreshes: b.counters(REFRESHES, "result"),
+            credential_near_expiry: b.counter(NEAR_EXPIRY),
+            sts_assume_role_duration: b.histogram(STS_DURATION, STS_BUCKETS),
+            sts_assume_role_errors: b.vec(STS_ERRORS, &["code"], STS_ERROR_CODES),
+            sts_assume_role_in_flight: b.gauge(STS_IN_FLIGHT),
+            sts_assume_role_queued: b.gauge(STS_QUEUED),
+            sts_assume_role_retries: b.counter(STS_RETRIES),
+            sts_negative_cache_hits: b.counter(NEGATIVE_HITS),
+            connections_open: b.gauge(CONNECTIONS),
+            connections_refused: b.counter(REFUSED),
+            connection_timeouts: b.counters(TIMEOUTS, "kind"),
+            registry: b.0,
         }
     }
 
@@ -263,5 +330,27 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_label_sets_are_exported_at_zero_from_the_start() {
+        let text = Metrics::new().render();
+        for series in [
+            "stsgate_jwks_fetches_total{result=\"failed\"} 0",
+            "stsgate_credential_cache_evictions_total{cause=\"size\"} 0",
+            "stsgate_credential_refreshes_total{result=\"ok\"} 0",
+            "stsgate_websocket_frames_total{direction=\"to_client\"} 0",
+            "stsgate_websocket_closes_total{code=\"4401\"} 0",
+            "stsgate_sts_assume_role_errors_total{code=\"Throttling\"} 0",
+            "stsgate_token_rejections_total{reason=\"verifier_busy\"} 0",
+            "stsgate_connection_timeouts_total{kind=\"idle\"} 0",
+        ] {
+            assert!(text.contains(series), "{series} missing");
+        }
     }
 }

@@ -25,7 +25,7 @@ pub use sts::{AwsSts, BoxFuture, StsClient, StsError, StsErrorKind};
 use crate::clock::SharedClock;
 pub use crate::config::settings::BrokerSettings;
 use crate::mapping::SessionSpec;
-use crate::metrics::Metrics;
+use crate::metrics::{Eviction, Metrics, Outcome};
 use moka::future::Cache;
 use moka::notification::RemovalCause;
 use session::Session;
@@ -83,8 +83,8 @@ impl SessionBroker {
             .max_capacity(settings.max_sessions)
             .expire_after(UntilUnusable(clock.clone()))
             .eviction_listener(move |_k, _v, cause| match cause {
-                RemovalCause::Size => evictions.with_label_values(&["size"]).inc(),
-                RemovalCause::Expired => evictions.with_label_values(&["expired"]).inc(),
+                RemovalCause::Size => evictions.inc(Eviction::Size),
+                RemovalCause::Expired => evictions.inc(Eviction::Expired),
                 RemovalCause::Explicit | RemovalCause::Replaced => {}
             })
             .build();
@@ -162,18 +162,10 @@ impl SessionBroker {
             match inner.assume_role(&spec).await {
                 Ok(fresh) => {
                     inner.sessions.insert(spec, fresh).await;
-                    inner
-                        .metrics
-                        .credential_refreshes
-                        .with_label_values(&["ok"])
-                        .inc();
+                    inner.metrics.credential_refreshes.inc(Outcome::Ok);
                 }
                 Err(e) => {
-                    inner
-                        .metrics
-                        .credential_refreshes
-                        .with_label_values(&["failed"])
-                        .inc();
+                    inner.metrics.credential_refreshes.inc(Outcome::Failed);
                     tracing::warn!(session = %spec.session_name, code = e.code, "background refresh failed; the current session keeps serving");
                     tokio::time::sleep(REFRESH_RETRY_PAUSE).await;
                     old.release_refresh();

@@ -197,8 +197,7 @@ async fn a_used_session_is_refreshed_in_the_background_and_nobody_waits() {
     assert_eq!(
         t.metrics
             .credential_refreshes
-            .with_label_values(&["ok"])
-            .get(),
+            .get(crate::metrics::Outcome::Ok),
         1
     );
     let started = tokio::time::Instant::now();
@@ -262,8 +261,7 @@ async fn while_sts_is_down_warm_sessions_keep_serving_until_unusable() {
     assert!(
         t.metrics
             .credential_refreshes
-            .with_label_values(&["failed"])
-            .get()
+            .get(crate::metrics::Outcome::Failed)
             >= 20
     );
     // Past the margin the session is no longer used, and the outage shows.
@@ -401,8 +399,7 @@ async fn capacity_is_bounded() {
     assert!(
         t.metrics
             .credential_cache_evictions
-            .with_label_values(&["size"])
-            .get()
+            .get(crate::metrics::Eviction::Size)
             >= 250
     );
 }

@@ -37,6 +37,12 @@ pub fn session_endpoint(url: &str) -> Option<SessionEndpoint> {
 /// (and 1006, 1011–1014, 4xxx except 4002/4003/4401), fetching a fresh endpoint.
 pub const CLOSE_RECONNECT: u16 = 1001;
 
+/// The codes `stsgate_websocket_closes_total{code}` names, besides `other_4xxx` and `other`.
+pub const CLOSE_LABELS: &[&str] = &[
+    "1000", "1001", "1002", "1003", "1005", "1006", "1007", "1008", "1009", "1011", "1012", "1013",
+    "1014", "4002", "4003", "4401",
+];
+
 /// Closed label set for `stsgate_websocket_closes_total{code}`.
 pub fn close_code_label(code: u16) -> &'static str {
     match code {

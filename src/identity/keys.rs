@@ -4,7 +4,7 @@
 
 use crate::config::settings::IssuerSettings;
 use crate::http_client::{FetchError, HttpClient};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Outcome};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use openidconnect::core::CoreProviderMetadata;
@@ -166,8 +166,12 @@ impl IssuerKeys {
 
     async fn fetch_and_swap(&self) -> Result<(), KeyError> {
         let result = self.fetch().await;
-        let label = if result.is_ok() { "ok" } else { "failed" };
-        self.metrics.jwks_fetches.with_label_values(&[label]).inc();
+        let outcome = if result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Failed
+        };
+        self.metrics.jwks_fetches.inc(outcome);
         *self.last_error.write().expect("key lock") = result.as_ref().err().map(|e| e.to_string());
         let set = result?;
         tracing::debug!(issuer = %self.issuer, keys = set.keys.len(), "loaded signing keys");

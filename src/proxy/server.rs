@@ -6,7 +6,7 @@
 
 use crate::config::settings::ServerSettings;
 use crate::error::ProxyBody;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Timeout};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -122,13 +122,13 @@ pub async fn serve<H, F>(
             tokio::select! {
                 ended = served => if let Err(e) = ended {
                     if is_timeout(e.as_ref()) {
-                        metrics.connection_timeouts.with_label_values(&["header"]).inc();
+                        metrics.connection_timeouts.inc(Timeout::Header);
                     }
                     tracing::debug!(error = %e, "connection ended with an error");
                 },
                 // Dropping the idle connection closes it: no request is in progress.
                 _ = activity.idle_for(idle) => {
-                    metrics.connection_timeouts.with_label_values(&["idle"]).inc();
+                    metrics.connection_timeouts.inc(Timeout::Idle);
                 }
             }
             metrics.connections_open.dec();

@@ -54,6 +54,33 @@ pub enum IdentityError {
 }
 
 impl IdentityError {
+    /// Every `reason()`, for metrics created at zero.
+    pub const REASONS: &'static [&'static str] = &[
+        "missing",
+        "oversize",
+        "malformed",
+        "unsupported_header",
+        "unknown_issuer",
+        "disallowed_alg",
+        "unknown_kid",
+        "keys_unavailable",
+        "verifier_busy",
+        "bad_signature",
+        "expired",
+        "not_yet_valid",
+        "issued_in_future",
+        "wrong_audience",
+        "missing_claim",
+        "wrong_token_use",
+        "claim_mismatch",
+        "too_old",
+        "unsigned",
+        "signature_wrapping",
+        "wrong_recipient",
+        "no_bearer_confirmation",
+        "unsupported_condition",
+    ];
+
     /// Closed label set for metrics and logs.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -81,6 +108,44 @@ impl IdentityError {
             IdentityError::WrongRecipient => "wrong_recipient",
             IdentityError::NoBearerConfirmation => "no_bearer_confirmation",
             IdentityError::UnsupportedCondition(_) => "unsupported_condition",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_listed() {
+        let samples = [
+            IdentityError::Missing,
+            IdentityError::Oversize,
+            IdentityError::Malformed("x"),
+            IdentityError::UnsupportedHeader("x"),
+            IdentityError::UnknownIssuer,
+            IdentityError::DisallowedAlgorithm,
+            IdentityError::UnknownKey,
+            IdentityError::KeysUnavailable,
+            IdentityError::VerifierBusy,
+            IdentityError::BadSignature,
+            IdentityError::Expired,
+            IdentityError::NotYetValid,
+            IdentityError::IssuedInFuture,
+            IdentityError::WrongAudience,
+            IdentityError::MissingClaim("x"),
+            IdentityError::WrongTokenUse,
+            IdentityError::ClaimMismatch,
+            IdentityError::TooOld,
+            IdentityError::MalformedSaml("x"),
+            IdentityError::Unsigned,
+            IdentityError::SignatureWrapping("x"),
+            IdentityError::WrongRecipient,
+            IdentityError::NoBearerConfirmation,
+            IdentityError::UnsupportedCondition("x"),
+        ];
+        for e in samples {
+            assert!(IdentityError::REASONS.contains(&e.reason()), "{e:?}");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! send has a deadline, so a peer that stops reading cannot pin the relay past its timers.
 
 use crate::chime::messaging_session::{CLOSE_RECONNECT, close_code_label};
-use crate::metrics::Metrics;
+use crate::metrics::{Direction, Metrics};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -63,7 +63,7 @@ pub async fn relay<C, U>(
                 }
                 Some(Ok(msg)) => {
                     idle_at = Instant::now() + idle;
-                    metrics.websocket_frames.with_label_values(&["to_upstream"]).inc();
+                    metrics.websocket_frames.inc(Direction::ToUpstream);
                     if !send_within(&mut u_tx, msg, send).await {
                         break (1011, Some(close(1011, "upstream failed or stopped reading")), None);
                     }
@@ -82,7 +82,7 @@ pub async fn relay<C, U>(
                 }
                 Some(Ok(msg)) => {
                     idle_at = Instant::now() + idle;
-                    metrics.websocket_frames.with_label_values(&["to_client"]).inc();
+                    metrics.websocket_frames.inc(Direction::ToClient);
                     if !send_within(&mut c_tx, msg, send).await {
                         // The client is gone or not reading: nothing more can reach it.
                         break (1006, None, Some(close(1001, "client went away")));
