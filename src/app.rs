@@ -5,6 +5,7 @@ use crate::admin::{self, Readiness};
 use crate::broker::{AwsSts, SessionBroker, StsClient};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
+use crate::config::settings::ServerSettings;
 use crate::http_client::HttpClient;
 use crate::identity::{Authenticator, IssuerKeys};
 use crate::metrics::Metrics;
@@ -58,68 +59,35 @@ pub enum StartError {
 pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, StartError> {
     // Some dependencies enable a second rustls backend; pin the process default to aws-lc-rs.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-
-    let bind = |what, addr| async move {
-        TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { what, addr, source })
-    };
     let proxy_listener = bind("listen", settings.listen).await?;
     let admin_listener = bind("admin_listen", settings.admin_listen).await?;
     let proxy_addr = proxy_listener
         .local_addr()
-        .expect("bound socket has an address");
+        .map_err(|source| StartError::Bind {
+            what: "listen",
+            addr: settings.listen,
+            source,
+        })?;
     let admin_addr = admin_listener
         .local_addr()
-        .expect("bound socket has an address");
+        .map_err(|source| StartError::Bind {
+            what: "admin_listen",
+            addr: settings.admin_listen,
+            source,
+        })?;
 
-    let clock = overrides
-        .clock
-        .clone()
-        .unwrap_or_else(|| Arc::new(SystemClock));
-    let metrics = Arc::new(Metrics::new());
-    let http = HttpClient::with_extra_roots(settings.upstream.extra_roots.clone());
-    let sts = Arc::new(AwsSts::new(&settings.sts, overrides.base_credentials.clone()).await);
-    let auth = Authenticator::new(&settings.identity, &http, clock.clone(), metrics.clone());
-    let issuer_keys: Vec<Arc<IssuerKeys>> = auth.issuers().map(|v| v.keys().clone()).collect();
-    let readiness = Arc::new(Readiness::new(
-        issuer_keys.clone(),
-        settings
-            .identity
-            .saml_idps
-            .iter()
-            .map(|i| i.entity_id.clone())
-            .collect(),
-    ));
-
-    let broker = SessionBroker::new(
-        sts.clone() as Arc<dyn StsClient>,
-        metrics.clone(),
-        clock.clone(),
-        settings.broker.clone(),
-    );
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let stages = Stages {
-        verifier: Arc::new(auth),
-        sessions: Arc::new(broker.clone()),
-        transport: Arc::new(http.clone()),
-        tls: http.tls_config(),
-        metrics: metrics.clone(),
-        clock,
-        shutdown: shutdown_rx.clone(),
-    };
-    let gateway = Arc::new(Gateway::new(&settings, stages));
-
+    let parts = Parts::build(&settings, overrides, shutdown_rx.clone()).await;
     let mut background = JoinSet::new();
-    for keys in issuer_keys {
+    for keys in parts.issuer_keys {
         background.spawn(keep_keys_fresh(keys));
     }
-    {
-        let (sts, readiness) = (sts.clone(), readiness.clone());
-        background.spawn(async move { probe_base_credentials(&sts, &readiness).await });
-    }
+    let (sts, readiness) = (parts.sts.clone(), parts.readiness.clone());
+    background.spawn(async move { probe_base_credentials(&sts, &readiness).await });
 
     let mut servers = JoinSet::new();
+    let gateway = Arc::new(Gateway::new(&settings, parts.stages));
+    let metrics = parts.metrics.clone();
     servers.spawn(serve(
         proxy_listener,
         move |req| {
@@ -130,20 +98,19 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
         settings.server.clone(),
         metrics.clone(),
     ));
-    {
-        let m = metrics.clone();
-        servers.spawn(serve(
-            admin_listener,
-            move |req| admin::handle(req, m.clone(), readiness.clone(), broker.clone()),
-            shutdown_rx,
-            // The admin port stays plain HTTP.
-            crate::config::settings::ServerSettings {
-                tls: None,
-                ..settings.server.clone()
-            },
-            metrics.clone(),
-        ));
-    }
+    let (m, readiness, broker) = (metrics.clone(), parts.readiness, parts.broker);
+    // The admin port stays plain HTTP.
+    let admin_limits = ServerSettings {
+        tls: None,
+        ..settings.server.clone()
+    };
+    servers.spawn(serve(
+        admin_listener,
+        move |req| admin::handle(req, m.clone(), readiness.clone(), broker.clone()),
+        shutdown_rx,
+        admin_limits,
+        metrics.clone(),
+    ));
     tracing::info!(%proxy_addr, %admin_addr, "stsgate listening");
     Ok(Running {
         proxy_addr,
@@ -153,6 +120,61 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
         servers,
         background,
     })
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { what, addr, source })
+}
+
+/// The stages built from the settings, and what the admin port and background tasks need.
+struct Parts {
+    stages: Stages,
+    metrics: Arc<Metrics>,
+    sts: Arc<AwsSts>,
+    broker: SessionBroker,
+    issuer_keys: Vec<Arc<IssuerKeys>>,
+    readiness: Arc<Readiness>,
+}
+
+impl Parts {
+    async fn build(s: &Settings, overrides: Overrides, shutdown: watch::Receiver<bool>) -> Self {
+        let clock = overrides
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(SystemClock));
+        let metrics = Arc::new(Metrics::new());
+        let http = HttpClient::with_extra_roots(s.upstream.extra_roots.clone());
+        let sts = Arc::new(AwsSts::new(&s.sts, overrides.base_credentials.clone()).await);
+        let auth = Authenticator::new(&s.identity, &http, clock.clone(), metrics.clone());
+        let issuer_keys: Vec<Arc<IssuerKeys>> = auth.issuers().map(|v| v.keys().clone()).collect();
+        let saml_idps = s.identity.saml_idps.iter().map(|i| i.entity_id.clone());
+        let readiness = Arc::new(Readiness::new(issuer_keys.clone(), saml_idps.collect()));
+        let broker = SessionBroker::new(
+            sts.clone() as Arc<dyn StsClient>,
+            metrics.clone(),
+            clock.clone(),
+            s.broker.clone(),
+        );
+        let stages = Stages {
+            verifier: Arc::new(auth),
+            sessions: Arc::new(broker.clone()),
+            transport: Arc::new(http.clone()),
+            tls: http.tls_config(),
+            metrics: metrics.clone(),
+            clock,
+            shutdown,
+        };
+        Parts {
+            stages,
+            metrics,
+            sts,
+            broker,
+            issuer_keys,
+            readiness,
+        }
+    }
 }
 
 impl Running {

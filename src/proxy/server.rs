@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -39,22 +39,8 @@ pub async fn serve<H, F>(
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(limits.http2_keepalive)
-        .keep_alive_timeout(limits.http2_keepalive);
+    let listening = Listening::new(&limits, metrics);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let tls = limits.tls.as_ref().map(|t| {
-        let config = crate::config::server_config(&t.cert_chain, &t.key)
-            .expect("the certificate and key were checked at load");
-        tokio_rustls::TlsAcceptor::from(Arc::new(config))
-    });
     let graceful = GracefulShutdown::new();
     loop {
         let stream = tokio::select! {
@@ -70,14 +56,74 @@ pub async fn serve<H, F>(
             _ = shutdown.changed() => break,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            metrics.connections_refused.inc();
+            listening.metrics.connections_refused.inc();
             drop(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let conn = listening
+            .clone()
+            .connection(stream, handler.clone(), graceful.watcher());
+        tokio::spawn(async move {
+            conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the drain timeout");
+    }
+}
+
+/// What every connection of one listener shares.
+#[derive(Clone)]
+struct Listening {
+    builder: auto::Builder<TokioExecutor>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    idle: Duration,
+    handshake: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl Listening {
+    fn new(limits: &ServerSettings, metrics: Arc<Metrics>) -> Self {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(limits.http2_keepalive)
+            .keep_alive_timeout(limits.http2_keepalive);
+        let tls = limits.tls.as_ref().map(|t| {
+            let config = crate::config::server_config(&t.cert_chain, &t.key)
+                .expect("the certificate and key were checked at load");
+            tokio_rustls::TlsAcceptor::from(Arc::new(config))
+        });
+        Listening {
+            builder,
+            tls,
+            idle: limits.idle_timeout,
+            handshake: limits.header_read_timeout,
+            metrics,
+        }
+    }
+
+    /// Serves one connection (after its TLS handshake, if any) until it ends, is idle for too
+    /// long, or the drain is over.
+    async fn connection<H, F>(self, stream: TcpStream, handler: H, watcher: Watcher)
+    where
+        H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Response<ProxyBody>> + Send + 'static,
+    {
         let activity = Arc::new(Activity::new());
         let service = {
-            let (handler, activity) = (handler.clone(), activity.clone());
+            let activity = activity.clone();
             service_fn(move |req| {
                 let busy = activity.begin();
                 let fut = handler(req);
@@ -92,55 +138,37 @@ pub async fn serve<H, F>(
             inner: stream,
             activity: activity.clone(),
         };
-        let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
-        let (metrics, idle, handshake) = (
-            metrics.clone(),
-            limits.idle_timeout,
-            limits.header_read_timeout,
-        );
-        tokio::spawn(async move {
-            metrics.connections_open.inc();
-            let served = async {
-                match tls {
-                    None => {
-                        let conn =
-                            builder.serve_connection_with_upgrades(TokioIo::new(tracked), service);
-                        watcher.watch(conn.into_owned()).await
-                    }
-                    Some(acceptor) => {
-                        let Ok(Ok(stream)) =
-                            tokio::time::timeout(handshake, acceptor.accept(tracked)).await
-                        else {
-                            return Ok(());
-                        };
-                        let conn =
-                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                        watcher.watch(conn.into_owned()).await
-                    }
+        let metrics = self.metrics.clone();
+        metrics.connections_open.inc();
+        let served = async {
+            match &self.tls {
+                None => {
+                    let io = TokioIo::new(tracked);
+                    let conn = self.builder.serve_connection_with_upgrades(io, service);
+                    watcher.watch(conn.into_owned()).await
                 }
-            };
-            tokio::select! {
-                ended = served => if let Err(e) = ended {
-                    if is_timeout(e.as_ref()) {
-                        metrics.connection_timeouts.inc(Timeout::Header);
-                    }
-                    tracing::debug!(error = %e, "connection ended with an error");
-                },
-                // Dropping the idle connection closes it: no request is in progress.
-                _ = activity.idle_for(idle) => {
-                    metrics.connection_timeouts.inc(Timeout::Idle);
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(self.handshake, acceptor.accept(tracked));
+                    let Ok(Ok(stream)) = handshake.await else {
+                        return Ok(());
+                    };
+                    let io = TokioIo::new(stream);
+                    let conn = self.builder.serve_connection_with_upgrades(io, service);
+                    watcher.watch(conn.into_owned()).await
                 }
             }
-            metrics.connections_open.dec();
-            drop(slot);
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after the drain timeout");
+        };
+        tokio::select! {
+            ended = served => if let Err(e) = ended {
+                if is_timeout(e.as_ref()) {
+                    metrics.connection_timeouts.inc(Timeout::Header);
+                }
+                tracing::debug!(error = %e, "connection ended with an error");
+            },
+            // Dropping the idle connection closes it: no request is in progress.
+            _ = activity.idle_for(self.idle) => metrics.connection_timeouts.inc(Timeout::Idle),
+        }
+        metrics.connections_open.dec();
     }
 }
 

@@ -21,6 +21,43 @@ pub(super) fn check(
     scanned: &Scanned,
     now: i64,
 ) -> Result<Principal, IdentityError> {
+    let assertion = signed_assertion(v, signed, scanned)?;
+    let issued = assertion.issue_instant.timestamp();
+    if issued > now + v.leeway {
+        return Err(IdentityError::IssuedInFuture);
+    }
+    let mut valid_until = i64::MAX;
+    if let Some(max_age) = v.max_age {
+        if now > issued + max_age {
+            return Err(IdentityError::TooOld);
+        }
+        valid_until = issued + max_age;
+    }
+    let (audience, subject, expires_at) = check_conditions(v, &assertion, now)?;
+    valid_until = valid_until.min(expires_at - 1 + v.leeway);
+
+    let claims = claims(v, &assertion, subject, audience, expires_at, issued);
+    if v.required_claims
+        .iter()
+        .any(|(k, want)| claims.get(k) != Some(want))
+    {
+        return Err(IdentityError::ClaimMismatch);
+    }
+    Ok(Principal {
+        issuer: v.entity_id.clone(),
+        claims,
+        expires_at,
+        valid_until,
+    })
+}
+
+/// The assertion the IdP signed (from a signed Response or a signed Assertion), which must be
+/// the one the scan saw, SAML 2.0, from this IdP.
+fn signed_assertion(
+    v: &SamlVerifier,
+    signed: &str,
+    scanned: &Scanned,
+) -> Result<Assertion, IdentityError> {
     let assertion = match root(signed)
         .as_ref()
         .map(|(ns, n)| (ns.as_str(), n.as_str()))
@@ -46,18 +83,16 @@ pub(super) fn check(
     if assertion.issuer.value.as_deref().map(str::trim) != Some(v.entity_id.as_str()) {
         return Err(IdentityError::UnknownIssuer);
     }
-    let issued = assertion.issue_instant.timestamp();
-    if issued > now + v.leeway {
-        return Err(IdentityError::IssuedInFuture);
-    }
-    let mut valid_until = i64::MAX;
-    if let Some(max_age) = v.max_age {
-        if now > issued + max_age {
-            return Err(IdentityError::TooOld);
-        }
-        valid_until = issued + max_age;
-    }
+    Ok(assertion)
+}
 
+/// Conditions, audience, subject confirmation and IdP session: the audience, the subject, and
+/// the end of the assertion's validity (exclusive).
+fn check_conditions(
+    v: &SamlVerifier,
+    assertion: &Assertion,
+    now: i64,
+) -> Result<(String, String, i64), IdentityError> {
     let conditions = assertion
         .conditions
         .as_ref()
@@ -73,8 +108,7 @@ pub(super) fn check(
         seconds(conditions.not_on_or_after),
     )?;
     let audience = check_audience(v, conditions)?;
-    let (subject, confirmed_until) = check_subject(v, &assertion, now)?;
-
+    let (subject, confirmed_until) = check_subject(v, assertion, now)?;
     let session_end = assertion
         .authn_statements
         .iter()
@@ -90,21 +124,7 @@ pub(super) fn check(
         .flatten()
         .min()
         .expect("the confirmation always bounds the assertion");
-    valid_until = valid_until.min(expires_at - 1 + v.leeway);
-
-    let claims = claims(v, &assertion, subject, audience, expires_at, issued);
-    if v.required_claims
-        .iter()
-        .any(|(k, want)| claims.get(k) != Some(want))
-    {
-        return Err(IdentityError::ClaimMismatch);
-    }
-    Ok(Principal {
-        issuer: v.entity_id.clone(),
-        claims,
-        expires_at,
-        valid_until,
-    })
+    Ok((audience, subject, expires_at))
 }
 
 /// A signed Response: its status, destination and issuer, and its one assertion.

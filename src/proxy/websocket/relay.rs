@@ -103,19 +103,33 @@ pub async fn relay<C, U>(
             ),
         }
     };
-    if let Some(f) = to_client {
-        send_within(&mut c_tx, Message::Close(Some(f)), send).await;
-    }
-    if let Some(f) = to_upstream {
-        send_within(&mut u_tx, Message::Close(Some(f)), send).await;
-    }
-    let _ = tokio::time::timeout(send, c_tx.close()).await;
-    let _ = tokio::time::timeout(send, u_tx.close()).await;
+    close_both(&mut c_tx, to_client, &mut u_tx, to_upstream, send).await;
     metrics
         .websocket_closes
         .with_label_values(&[close_code_label(code)])
         .inc();
     metrics.websocket_open.dec();
+}
+
+/// Sends each side its close frame, if it gets one, and closes both, each within `limit`.
+async fn close_both<C, U>(
+    client: &mut C,
+    to_client: Option<CloseFrame>,
+    upstream: &mut U,
+    to_upstream: Option<CloseFrame>,
+    limit: Duration,
+) where
+    C: SinkExt<Message> + Unpin,
+    U: SinkExt<Message> + Unpin,
+{
+    if let Some(f) = to_client {
+        send_within(client, Message::Close(Some(f)), limit).await;
+    }
+    if let Some(f) = to_upstream {
+        send_within(upstream, Message::Close(Some(f)), limit).await;
+    }
+    let _ = tokio::time::timeout(limit, client.close()).await;
+    let _ = tokio::time::timeout(limit, upstream.close()).await;
 }
 
 /// Resolves once stsgate is shutting down (never, if the signal's sender is gone).
