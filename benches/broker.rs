@@ -99,7 +99,7 @@ async fn main() {
             let b = b.clone();
             tokio::spawn(async move {
                 let t = Instant::now();
-                b.credentials(&s).await.expect("fake STS never fails");
+                b.session(&s).await.expect("fake STS never fails");
                 t.elapsed()
             })
         })
@@ -125,7 +125,7 @@ async fn main() {
     for _ in 0..rounds {
         for s in &specs {
             let t = Instant::now();
-            std::hint::black_box(b.credentials(s).await.unwrap());
+            std::hint::black_box(b.session(s).await.unwrap());
             hits.push(t.elapsed());
         }
     }
@@ -162,7 +162,7 @@ async fn main() {
     let specs: Vec<SessionSpec> = (users..users + n).map(spec).collect();
     let before = rss_bytes();
     for s in &specs {
-        b.credentials(s).await.unwrap();
+        b.session(s).await.unwrap();
     }
     b.sync().await;
     let after = rss_bytes();

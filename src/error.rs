@@ -183,7 +183,9 @@ impl GatewayError {
         }
     }
 
-    pub fn into_response(self) -> Response<ProxyBody> {
+    /// The client's response. A 401 challenges with `Bearer`, and with `SAML` too when
+    /// `saml` (SAML IdPs are configured).
+    pub fn into_response(self, saml: bool) -> Response<ProxyBody> {
         let status = self.status();
         let (message, error_type) = (self.public_message(), self.error_type());
         let body = serde_json::json!({
@@ -209,6 +211,12 @@ impl GatewayError {
                     "Bearer realm=\"stsgate\", error=\"invalid_token\"",
                 )),
             );
+            if saml {
+                h.append(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("SAML realm=\"stsgate\""),
+                );
+            }
         }
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             h.insert(
@@ -309,7 +317,7 @@ mod tests {
         for (e, status, code) in cases {
             assert_eq!((e.status().as_u16(), e.code()), (status, code), "{e:?}");
             let error_type = e.error_type();
-            let r = e.into_response();
+            let r = e.into_response(false);
             assert_eq!(r.headers()[ERROR_TYPE], error_type);
             assert!(r.headers().contains_key(REQUEST_ID));
             assert_eq!(
@@ -347,7 +355,7 @@ mod tests {
         ];
         for (e, exception) in cases {
             let code = e.code();
-            let r = e.into_response();
+            let r = e.into_response(false);
             assert_eq!(r.headers()[ERROR_TYPE], exception);
             let body = r.into_body().collect().await.unwrap().to_bytes();
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap();

@@ -134,7 +134,7 @@ mod tests {
         Principal {
             issuer: "i".into(),
             claims: claims.as_object().unwrap().clone(),
-            expires_at: 0,
+            exp: 0,
             valid_until: 0,
         }
     }

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 #[derive(Clone)]
 pub struct SessionCredentials {
     /// aws-credential-types' own type: already redacts its secrets in `Debug`.
-    pub credentials: Credentials,
+    pub keys: Credentials,
     pub expires_at: SystemTime,
 }
 
@@ -18,7 +18,7 @@ impl SessionCredentials {
         expires_at: SystemTime,
     ) -> Self {
         SessionCredentials {
-            credentials: Credentials::new(
+            keys: Credentials::new(
                 access_key_id,
                 secret,
                 Some(session_token),
@@ -30,7 +30,7 @@ impl SessionCredentials {
     }
 
     pub fn access_key_id(&self) -> &str {
-        self.credentials.access_key_id()
+        self.keys.access_key_id()
     }
 }
 

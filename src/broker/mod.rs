@@ -51,7 +51,7 @@ impl Sessions for SessionBroker {
         &'a self,
         spec: &'a SessionSpec,
     ) -> BoxFuture<'a, Result<Arc<SessionCredentials>, StsError>> {
-        Box::pin(self.credentials(spec))
+        Box::pin(SessionBroker::session(self, spec))
     }
 }
 
@@ -108,10 +108,7 @@ impl SessionBroker {
 
     /// Credentials for `spec`: a usable cached session, or one AssumeRole shared by every
     /// concurrent caller of the same spec.
-    pub async fn credentials(
-        &self,
-        spec: &SessionSpec,
-    ) -> Result<Arc<SessionCredentials>, StsError> {
+    pub async fn session(&self, spec: &SessionSpec) -> Result<Arc<SessionCredentials>, StsError> {
         let inner = &self.inner;
         let now = inner.clock.now();
         if let Some(session) = inner.sessions.get(spec).await {
@@ -121,7 +118,7 @@ impl SessionBroker {
                     self.refresh_in_background(spec.clone(), session.clone());
                 }
                 inner.note_near_expiry(&session, now);
-                return Ok(session.credentials.clone());
+                return Ok(session.issued.clone());
             }
             inner.sessions.invalidate(spec).await;
         }
@@ -139,7 +136,7 @@ impl SessionBroker {
             .await
             .map_err(|e| (*e).clone())?;
         inner.note_near_expiry(&session, now);
-        Ok(session.credentials.clone())
+        Ok(session.issued.clone())
     }
 
     /// Number of cached sessions (approximate while moka has pending maintenance).
@@ -205,12 +202,7 @@ impl Inner {
     }
 
     fn note_near_expiry(&self, s: &Session, now: SystemTime) {
-        if s.credentials
-            .expires_at
-            .duration_since(now)
-            .unwrap_or_default()
-            < NEAR_EXPIRY
-        {
+        if s.issued.expires_at.duration_since(now).unwrap_or_default() < NEAR_EXPIRY {
             self.metrics.credential_near_expiry.inc();
         }
     }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 pub struct Session {
-    pub credentials: Arc<SessionCredentials>,
+    pub issued: Arc<SessionCredentials>,
     /// From here on, a request that uses the session starts a background refresh.
     pub refresh_at: SystemTime,
     /// From here on, the session is not used (the expiry margin before `Expiration`).
@@ -26,7 +26,7 @@ impl Session {
             .checked_sub(refresh_ahead)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         Session {
-            credentials: Arc::new(credentials),
+            issued: Arc::new(credentials),
             refresh_at,
             use_until,
             refreshing: AtomicBool::new(false),

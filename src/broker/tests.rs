@@ -119,7 +119,7 @@ fn setup(delay: Duration, s: BrokerSettings) -> Setup {
 async fn concurrent_first_requests_share_one_call() {
     let t = setup(Duration::from_millis(50), settings());
     let s = spec("alice");
-    let all = futures_util::future::join_all((0..100).map(|_| t.broker.credentials(&s))).await;
+    let all = futures_util::future::join_all((0..100).map(|_| t.broker.session(&s))).await;
     assert!(
         all.iter()
             .all(|r| r.as_ref().unwrap().access_key_id() == "ASIA1")
@@ -136,7 +136,7 @@ async fn different_users_proceed_in_parallel_within_the_concurrency_bound() {
     let t = setup(Duration::from_millis(100), settings());
     let specs: Vec<_> = (0..100).map(|i| spec(&format!("u{i}"))).collect();
     let started = tokio::time::Instant::now();
-    let all = futures_util::future::join_all(specs.iter().map(|s| t.broker.credentials(s))).await;
+    let all = futures_util::future::join_all(specs.iter().map(|s| t.broker.session(s))).await;
     assert!(all.iter().all(Result::is_ok));
     assert_eq!(t.sts.calls(), 100);
     assert_eq!(
@@ -162,7 +162,7 @@ async fn the_rate_bound_spaces_calls_out() {
     );
     let specs: Vec<_> = (0..30).map(|i| spec(&format!("u{i}"))).collect();
     let started = tokio::time::Instant::now();
-    let all = futures_util::future::join_all(specs.iter().map(|s| t.broker.credentials(s))).await;
+    let all = futures_util::future::join_all(specs.iter().map(|s| t.broker.session(s))).await;
     assert!(all.iter().all(Result::is_ok));
     // A burst of 10, then 20 more at 10 per second.
     let took = started.elapsed();
@@ -176,17 +176,11 @@ async fn the_rate_bound_spaces_calls_out() {
 async fn a_used_session_is_refreshed_in_the_background_and_nobody_waits() {
     let t = setup(Duration::from_secs(1), settings());
     let s = spec("alice");
-    assert_eq!(
-        t.broker.credentials(&s).await.unwrap().access_key_id(),
-        "ASIA1"
-    );
+    assert_eq!(t.broker.session(&s).await.unwrap().access_key_id(), "ASIA1");
     // Into the refresh-ahead window: 3600 - 300 margin - 300 ahead = 3000 s.
     t.clock.advance(Duration::from_secs(3100));
     let started = tokio::time::Instant::now();
-    assert_eq!(
-        t.broker.credentials(&s).await.unwrap().access_key_id(),
-        "ASIA1"
-    );
+    assert_eq!(t.broker.session(&s).await.unwrap().access_key_id(), "ASIA1");
     assert_eq!(
         started.elapsed(),
         Duration::ZERO,
@@ -201,16 +195,13 @@ async fn a_used_session_is_refreshed_in_the_background_and_nobody_waits() {
         1
     );
     let started = tokio::time::Instant::now();
-    assert_eq!(
-        t.broker.credentials(&s).await.unwrap().access_key_id(),
-        "ASIA2"
-    );
+    assert_eq!(t.broker.session(&s).await.unwrap().access_key_id(), "ASIA2");
     assert_eq!(started.elapsed(), Duration::ZERO);
     // Steady traffic for a whole day: never a wait, one refresh per session lifetime.
     for _ in 0..24 * 60 {
         t.clock.advance(Duration::from_secs(60));
         let started = tokio::time::Instant::now();
-        t.broker.credentials(&s).await.unwrap();
+        t.broker.session(&s).await.unwrap();
         assert_eq!(started.elapsed(), Duration::ZERO);
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -226,14 +217,11 @@ async fn a_used_session_is_refreshed_in_the_background_and_nobody_waits() {
 async fn idle_sessions_expire_without_background_work() {
     let t = setup(Duration::ZERO, settings());
     let s = spec("alice");
-    t.broker.credentials(&s).await.unwrap();
+    t.broker.session(&s).await.unwrap();
     t.clock.advance(Duration::from_secs(3400));
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(t.sts.calls(), 1, "nothing refreshed an unused session");
-    assert_eq!(
-        t.broker.credentials(&s).await.unwrap().access_key_id(),
-        "ASIA2"
-    );
+    assert_eq!(t.broker.session(&s).await.unwrap().access_key_id(), "ASIA2");
     assert_eq!(t.metrics.credential_cache_misses.get(), 2);
 }
 
@@ -242,7 +230,7 @@ async fn while_sts_is_down_warm_sessions_keep_serving_until_unusable() {
     let t = setup(Duration::from_millis(10), settings());
     let users: Vec<_> = (0..20).map(|i| spec(&format!("u{i}"))).collect();
     for s in &users {
-        t.broker.credentials(s).await.unwrap();
+        t.broker.session(s).await.unwrap();
     }
     t.sts.fail_always(Some(err("ServiceUnavailable")));
     // Through the refresh window (from 3000 s) up to just before `use_until` (3300 s): no
@@ -252,7 +240,7 @@ async fn while_sts_is_down_warm_sessions_keep_serving_until_unusable() {
         t.clock.advance(Duration::from_secs(10));
         for s in &users {
             t.broker
-                .credentials(s)
+                .session(s)
                 .await
                 .expect("a warm session serves while STS is down");
         }
@@ -266,11 +254,11 @@ async fn while_sts_is_down_warm_sessions_keep_serving_until_unusable() {
     );
     // Past the margin the session is no longer used, and the outage shows.
     t.clock.advance(Duration::from_secs(10));
-    let e = t.broker.credentials(&users[0]).await.unwrap_err();
+    let e = t.broker.session(&users[0]).await.unwrap_err();
     assert_eq!(e.kind, StsErrorKind::Unavailable);
     // Once STS is back, the next request recovers.
     t.sts.fail_always(None);
-    t.broker.credentials(&users[0]).await.unwrap();
+    t.broker.session(&users[0]).await.unwrap();
 }
 
 #[tokio::test(start_paused = true)]
@@ -280,7 +268,7 @@ async fn refusals_are_negative_cached() {
     t.sts.fail_always(Some(err("AccessDenied")));
     for _ in 0..10 {
         assert_eq!(
-            t.broker.credentials(&s).await.unwrap_err().kind,
+            t.broker.session(&s).await.unwrap_err().kind,
             StsErrorKind::Denied
         );
     }
@@ -292,9 +280,9 @@ async fn refusals_are_negative_cached() {
     assert_eq!(t.metrics.sts_negative_cache_hits.get(), 9);
     // Other users are unaffected.
     t.sts.fail_always(None);
-    t.broker.credentials(&spec("alice")).await.unwrap();
+    t.broker.session(&spec("alice")).await.unwrap();
     t.clock.advance(Duration::from_secs(31));
-    t.broker.credentials(&s).await.unwrap();
+    t.broker.session(&s).await.unwrap();
     assert_eq!(t.sts.calls(), 3);
 }
 
@@ -307,7 +295,7 @@ async fn throttling_is_retried_with_backoff() {
         err("RequestLimitExceeded"),
     ]);
     let started = tokio::time::Instant::now();
-    t.broker.credentials(&spec("alice")).await.unwrap();
+    t.broker.session(&spec("alice")).await.unwrap();
     assert_eq!(t.sts.calls(), 4);
     assert_eq!(t.metrics.sts_assume_role_retries.get(), 3);
     assert!(
@@ -327,14 +315,14 @@ async fn retries_stop_at_the_deadline() {
     );
     t.sts.fail_always(Some(err("Throttling")));
     let started = tokio::time::Instant::now();
-    let e = t.broker.credentials(&spec("alice")).await.unwrap_err();
+    let e = t.broker.session(&spec("alice")).await.unwrap_err();
     assert_eq!(e.kind, StsErrorKind::Throttled);
     assert!(started.elapsed() <= Duration::from_secs(3));
     assert!(t.sts.calls() > 3);
     // Transient failures are never cached: the next request calls again.
     let before = t.sts.calls();
     t.sts.fail_always(None);
-    t.broker.credentials(&spec("alice")).await.unwrap();
+    t.broker.session(&spec("alice")).await.unwrap();
     assert_eq!(t.sts.calls(), before + 1);
 }
 
@@ -349,7 +337,7 @@ async fn a_deadline_inside_a_retry_reports_what_sts_last_said() {
         },
     );
     t.sts.fail_always(Some(err("Throttling")));
-    let e = t.broker.credentials(&spec("alice")).await.unwrap_err();
+    let e = t.broker.session(&spec("alice")).await.unwrap_err();
     assert_eq!((e.kind, e.code), (StsErrorKind::Throttled, "Throttling"));
     assert_eq!(t.sts.calls(), 2);
     assert_eq!(
@@ -373,7 +361,7 @@ async fn queued_callers_give_up_at_the_deadline() {
         },
     );
     let (sa, sb) = (spec("a"), spec("b"));
-    let (a, b) = tokio::join!(t.broker.credentials(&sa), t.broker.credentials(&sb));
+    let (a, b) = tokio::join!(t.broker.session(&sa), t.broker.session(&sb));
     // Both time out: one waiting for STS, one waiting for the single slot.
     let codes: Vec<_> = [a, b].into_iter().map(|r| r.unwrap_err().code).collect();
     assert!(
@@ -392,7 +380,7 @@ async fn capacity_is_bounded() {
         },
     );
     for i in 0..300 {
-        t.broker.credentials(&spec(&format!("u{i}"))).await.unwrap();
+        t.broker.session(&spec(&format!("u{i}"))).await.unwrap();
     }
     t.broker.sync().await;
     assert!(t.broker.sessions() <= 50, "{}", t.broker.sessions());

@@ -37,14 +37,20 @@ use std::sync::Arc;
 pub struct Principal {
     pub issuer: String,
     pub claims: Map<String, Value>,
-    /// `exp` as Unix seconds.
-    pub expires_at: i64,
+    /// The token's `exp` (an assertion's end of validity), in Unix seconds like every time the
+    /// verifiers compare (JWT NumericDate); [`Principal::expires_at`] is the same as a time.
+    pub exp: i64,
     /// Last second (Unix) this identity is accepted: `exp` plus leeway, or earlier when a
     /// maximum token age applies. Cached identities are re-checked against it.
     pub valid_until: i64,
 }
 
 impl Principal {
+    /// When the identity expires (`exp`).
+    pub fn expires_at(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.exp.max(0) as u64)
+    }
+
     /// A claim as a string: strings as-is, numbers and booleans in JSON form.
     pub fn claim_str(&self, name: &str) -> Option<String> {
         match self.claims.get(name)? {

@@ -62,7 +62,7 @@ impl IssuerVerifier {
         Ok(Principal {
             issuer: self.issuer.clone(),
             claims: jws.claims.clone(),
-            expires_at,
+            exp: expires_at,
             valid_until,
         })
     }

@@ -123,7 +123,7 @@ mod tests {
         Arc::new(Principal {
             issuer: "https://idp.test".into(),
             claims: m,
-            expires_at: later,
+            exp: later,
             valid_until: later,
         })
     }

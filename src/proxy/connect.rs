@@ -11,7 +11,6 @@ use crate::chime::operations::CONNECT;
 use crate::error::{GatewayError, ProxyBody};
 use http::request::Parts;
 use http::{Response, header};
-use std::time::{Duration, UNIX_EPOCH};
 
 impl Gateway {
     pub(super) async fn connect(
@@ -63,7 +62,7 @@ impl Gateway {
             user_arn: mapped.user_arn(),
             session,
             now: self.clock.now(),
-            not_after: UNIX_EPOCH + Duration::from_secs(principal.expires_at.max(0) as u64),
+            not_after: principal.expires_at(),
         };
         let opened = self
             .bridge

@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::signing::Signer;
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderName, Method, Request, Response, StatusCode};
 use hyper::body::Body;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -191,7 +191,7 @@ impl Gateway {
             Route::Vend => {
                 let session = self.sessions.session(&mapped.spec).await?;
                 self.metrics.credentials_vended.inc();
-                Ok(local::vend(&session.credentials, session.expires_at))
+                Ok(local::vend(&session.keys, session.expires_at))
             }
             Route::Api(op) => self.api(op, parts, body, &mapped, log).await,
             Route::Connect | Route::Preflight | Route::BadPath => {
@@ -259,7 +259,7 @@ impl Gateway {
             }
             (Err(e), _) => {
                 let status = self.record_refusal(&e, &method, operation, caller, elapsed_ms);
-                (self.challenge(e.into_response()), status)
+                (e.into_response(self.accepts_saml), status)
             }
         };
         self.metrics
@@ -291,16 +291,5 @@ impl Gateway {
             tracing::info!(%method, operation, caller, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
         }
         status
-    }
-
-    /// A 401 also names the `SAML` scheme when SAML IdPs are configured.
-    fn challenge(&self, mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
-        if resp.status() == StatusCode::UNAUTHORIZED && self.accepts_saml {
-            resp.headers_mut().append(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("SAML realm=\"stsgate\""),
-            );
-        }
-        resp
     }
 }

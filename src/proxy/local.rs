@@ -8,7 +8,7 @@ use crate::identity::Principal;
 use crate::mapping::Mapped;
 use aws_smithy_types::date_time::{DateTime, Format};
 use http::{HeaderValue, Response, StatusCode, header};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// `GET /me`: the fields the AWS chat sample's credential exchange returns, never AWS keys.
 pub fn me(principal: &Principal, mapped: &Mapped, display_name_claim: &str) -> Response<ProxyBody> {
@@ -19,12 +19,11 @@ pub fn me(principal: &Principal, mapped: &Mapped, display_name_claim: &str) -> R
     let display = principal
         .claim_str(display_name_claim)
         .unwrap_or_else(|| user_id.to_owned());
-    let expires = UNIX_EPOCH + Duration::from_secs(principal.expires_at.max(0) as u64);
     let body = serde_json::json!({
         "ChimeAppInstanceUserArn": mapped.user_arn(),
         "ChimeUserId": user_id,
         "ChimeDisplayName": display,
-        "Expiration": iso8601(expires),
+        "Expiration": iso8601(principal.expires_at()),
     });
     no_store(json_response(StatusCode::OK, &body))
 }

@@ -65,7 +65,7 @@ impl Verify for StubVerify {
             Ok(Arc::new(Principal {
                 issuer: "https://idp.test".into(),
                 claims: claims.as_object().unwrap().clone(),
-                expires_at: crate::clock::unix_seconds(SystemTime::now()) + 3600,
+                exp: crate::clock::unix_seconds(SystemTime::now()) + 3600,
                 valid_until: crate::clock::unix_seconds(SystemTime::now()) + 3600,
             }))
         })

@@ -46,7 +46,7 @@ pub(super) fn check(
     Ok(Principal {
         issuer: v.entity_id.clone(),
         claims,
-        expires_at,
+        exp: expires_at,
         valid_until,
     })
 }

@@ -67,7 +67,7 @@ fn accepts_a_signed_assertion_and_a_response_carrying_it() {
             p.claims["name_id_format"],
             "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
         );
-        assert_eq!(p.expires_at, NOW + 3600);
+        assert_eq!(p.exp, NOW + 3600);
         assert_eq!(p.valid_until, NOW + 3600 - 1 + 60);
     }
 }
