@@ -61,8 +61,6 @@ pub enum GatewayError {
     BadRequest(String),
     #[error("too many messaging WebSockets open for this user (at most {0})")]
     TooManySockets(usize),
-    #[error("stsgate is at a limit: {0}; retry later")]
-    Overloaded(&'static str),
     #[error("CORS: {0}")]
     OriginNotAllowed(String),
     #[error(transparent)]
@@ -99,7 +97,6 @@ impl GatewayError {
             GatewayError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::TooManySockets(_) => StatusCode::TOO_MANY_REQUESTS,
-            GatewayError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Sts(e) => match e.kind {
                 StsErrorKind::Denied | StsErrorKind::Invalid => StatusCode::FORBIDDEN,
                 StsErrorKind::Throttled | StsErrorKind::Unavailable => {
@@ -130,7 +127,6 @@ impl GatewayError {
             GatewayError::UnsupportedMediaType => "unsupported_media_type",
             GatewayError::BadRequest(_) => "bad_request",
             GatewayError::TooManySockets(_) => "too_many_sockets",
-            GatewayError::Overloaded(_) => "overloaded",
             GatewayError::OriginNotAllowed(_) => "origin_not_allowed",
             GatewayError::Sts(e) => match e.kind {
                 StsErrorKind::Denied | StsErrorKind::Invalid => "sts_denied",
@@ -293,7 +289,7 @@ mod tests {
                 "unsupported_media_type",
             ),
             (GatewayError::TooManySockets(10), 429, "too_many_sockets"),
-            (GatewayError::Overloaded("x"), 503, "overloaded"),
+            (IdentityError::VerifierBusy.into(), 503, "overloaded"),
             (
                 GatewayError::OriginNotAllowed("x".into()),
                 403,

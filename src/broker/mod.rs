@@ -5,7 +5,7 @@
 //!   refresh-ahead window is renewed in the background while the old one keeps serving, and
 //!   sessions nobody uses simply expire.
 //! - Concurrent misses for one key share a single AssumeRole (moka `try_get_with`); different
-//!   keys proceed in parallel, within the [`Shaper`]'s concurrency and rate bounds.
+//!   keys proceed in parallel, within the shaper's concurrency and rate bounds.
 //! - Refusals (AccessDenied, invalid tags or policy) are remembered for `negative_cache_seconds`
 //!   so one bad user cannot hammer STS. Transient failures are retried within the deadline and
 //!   never cached; a session that is still usable keeps serving while STS is down.

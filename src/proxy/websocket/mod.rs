@@ -8,7 +8,7 @@
 mod relay;
 mod upgrade;
 
-pub use upgrade::{ClientSocket, Upgrade};
+pub use upgrade::Upgrade;
 
 use super::Upstream;
 use crate::broker::SessionCredentials;
