@@ -12,6 +12,7 @@ mod chime;
 mod cli;
 mod compat;
 mod cors;
+mod deploy;
 mod front_door_smoke;
 mod hostile;
 mod identity;
