@@ -110,7 +110,11 @@ async fn main() {
             .map(|i| standins.idp.token_for(&format!("user{i}"), AUDIENCE))
             .collect(),
     );
-    let path = "/channels/arn%3Aaws%3Achime%3Aus-east-1%3A111122223333%3Aapp-instance%2Fx%2Fchannel%2Fc/messages";
+    // A channel of the configured AppInstance (stsgate refuses others).
+    let path = format!(
+        "/channels/{}/messages",
+        stsgate_standins::encode_label(&stsgate_standins::demo_channel_arn())
+    );
 
     // Warm-up: keys loaded, every user's session cached.
     drive(
