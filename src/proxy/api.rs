@@ -5,6 +5,7 @@
 
 use super::gateway::{Gateway, RequestLog};
 use super::route::UNKNOWN;
+use super::headers::strip_hop_by_hop;
 use super::{body::read_body, inbound, local};
 use crate::chime::operations::{BearerRule, Operation};
 use crate::chime::request::{canonical_query, check_resources};
@@ -35,6 +36,9 @@ impl Gateway {
     {
         let op = op.ok_or(GatewayError::OperationNotAllowed(UNKNOWN))?;
         self.allow(op.name)?;
+        // The client's hop-by-hop headers go before any check (Connection may not name what
+        // stsgate checks; that was refused already).
+        strip_hop_by_hop(&mut parts.headers);
         let drop_signing = self.policy.session_token_auth;
         let query = canonical_query(op, parts.uri.query(), drop_signing)?;
         let path = parts.uri.path();

@@ -1,5 +1,6 @@
-//! Hop-by-hop headers never cross the proxy (RFC 9110 §7.6.1). Client requests are rebuilt from an
-//! allow-list (`inbound.rs`), so this applies to the upstream's responses.
+//! Hop-by-hop headers never cross the proxy (RFC 9110 §7.6.1): neither the client's (removed
+//! before any check; the forwarded request is rebuilt from an allow-list anyway, `inbound.rs`) nor
+//! the upstream's.
 
 use http::HeaderMap;
 use http::header::{CONNECTION, HeaderName};

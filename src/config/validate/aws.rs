@@ -24,9 +24,7 @@ pub(super) fn sts(c: &Config, p: &mut Problems) -> StsSettings {
     if let Some(u) = &s.endpoint {
         p.check("sts.endpoint", check_url(u));
     }
-    if s.timeout_seconds == 0 {
-        p.bad("sts.timeout_seconds", "must be greater than 0");
-    }
+    p.positive(&[("sts.timeout_seconds", s.timeout_seconds)]);
     StsSettings {
         region: s.region.clone(),
         endpoint: s.endpoint.clone(),
@@ -49,18 +47,14 @@ pub(super) fn broker(c: &Config, p: &mut Problems) -> BrokerSettings {
             "expiry_margin_seconds + refresh_ahead_seconds must be less than duration_seconds",
         );
     }
-    for (key, value) in [
+    p.positive(&[
         ("sts.max_concurrent_calls", s.max_concurrent_calls as u64),
         (
             "sts.max_calls_per_second",
             u64::from(s.max_calls_per_second),
         ),
         ("sts.max_sessions", s.max_sessions),
-    ] {
-        if value == 0 {
-            p.bad(key, "must be at least 1");
-        }
-    }
+    ]);
     BrokerSettings {
         expiry_margin: Duration::from_secs(s.expiry_margin_seconds),
         refresh_ahead: Duration::from_secs(s.refresh_ahead_seconds),
@@ -100,9 +94,7 @@ pub(super) fn upstream(c: &Config, p: &mut Problems) -> UpstreamSettings {
             .unwrap_or_default(),
         None => Vec::new(),
     };
-    if u.timeout_seconds == 0 {
-        p.bad("upstream.timeout_seconds", "must be greater than 0");
-    }
+    p.positive(&[("upstream.timeout_seconds", u.timeout_seconds)]);
     UpstreamSettings {
         region: u.region.clone(),
         endpoint,

@@ -35,7 +35,7 @@ pub(super) fn chime(c: &Config, p: &mut Problems) -> ChimeSettings {
             );
         }
     }
-    for (key, value) in [
+    p.positive(&[
         ("chime.websocket_idle_seconds", ch.websocket_idle_seconds),
         (
             "chime.websocket_max_message_bytes",
@@ -53,11 +53,7 @@ pub(super) fn chime(c: &Config, p: &mut Problems) -> ChimeSettings {
             "chime.websocket_max_per_user",
             ch.websocket_max_per_user as u64,
         ),
-    ] {
-        if value == 0 {
-            p.bad(key, "must be greater than 0");
-        }
-    }
+    ]);
     ChimeSettings {
         bearer: ch.bearer,
         allowed,

@@ -28,6 +28,15 @@ impl Problems {
         self.0.push(format!("{key}: {}", why.into()));
     }
 
+    /// Each `(key, value)` must be greater than 0 (timeouts, limits, capacities).
+    pub(super) fn positive(&mut self, keys: &[(&str, u64)]) {
+        for (key, value) in keys {
+            if *value == 0 {
+                self.bad(key, "must be greater than 0");
+            }
+        }
+    }
+
     /// `Err(why)` becomes a problem of `key`; `Ok(v)` passes `v` on.
     pub(super) fn check<T>(
         &mut self,

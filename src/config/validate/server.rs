@@ -6,16 +6,12 @@ use crate::config::settings::{ProxySettings, ServerSettings};
 use std::time::Duration;
 
 pub(super) fn server(c: &Config, p: &mut Problems) -> ServerSettings {
-    for (key, value) in [
+    p.positive(&[
         ("header_read_timeout_seconds", c.header_read_timeout_seconds),
         ("idle_timeout_seconds", c.idle_timeout_seconds),
         ("http2_keepalive_seconds", c.http2_keepalive_seconds),
         ("max_connections", c.max_connections as u64),
-    ] {
-        if value == 0 {
-            p.bad(key, "must be greater than 0");
-        }
-    }
+    ]);
     ServerSettings {
         header_read_timeout: Duration::from_secs(c.header_read_timeout_seconds),
         idle_timeout: Duration::from_secs(c.idle_timeout_seconds),
@@ -36,15 +32,11 @@ pub(super) fn proxy(c: &Config, p: &mut Problems) -> ProxySettings {
     if c.max_saml_bytes < 64 {
         p.bad("max_saml_bytes", "must be at least 64");
     }
-    if c.max_body_bytes == 0 {
-        p.bad("max_body_bytes", "must be greater than 0");
-    }
-    if c.body_read_timeout_seconds == 0 {
-        p.bad("body_read_timeout_seconds", "must be greater than 0");
-    }
-    if c.saml_queue_timeout_seconds == 0 {
-        p.bad("saml_queue_timeout_seconds", "must be greater than 0");
-    }
+    p.positive(&[
+        ("max_body_bytes", c.max_body_bytes as u64),
+        ("body_read_timeout_seconds", c.body_read_timeout_seconds),
+        ("saml_queue_timeout_seconds", c.saml_queue_timeout_seconds),
+    ]);
     if c.token_cache_max_entries > 0 && c.token_cache_max_bytes < 1024 * 1024 {
         p.bad(
             "token_cache_max_bytes",
