@@ -16,6 +16,8 @@ pub struct Readiness {
     saml_idps: Vec<String>,
     /// `None` until the first probe; then `Ok` or the reason the chain failed.
     base_credentials: Mutex<Option<Result<(), String>>>,
+    /// Set when shutdown begins: not ready from then on, so traffic moves elsewhere.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl Readiness {
@@ -25,7 +27,14 @@ impl Readiness {
             issuers,
             saml_idps,
             base_credentials: Mutex::new(None),
+            draining: Default::default(),
         }
+    }
+
+    /// Shutdown has begun: `/readyz` answers 503 from now on.
+    pub fn set_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     pub fn set_base_credentials(&self, r: Result<(), String>) {
@@ -58,10 +67,11 @@ impl Readiness {
             Some(Ok(())) => "ok".to_owned(),
             Some(Err(e)) => e,
         };
-        let ready = keys_ok && creds_ok;
+        let draining = self.draining.load(std::sync::atomic::Ordering::Acquire);
+        let ready = keys_ok && creds_ok && !draining;
         (
             ready,
-            serde_json::json!({ "ready": ready, "issuers": issuers, "saml_idps": self.saml_idps, "base_credentials": creds_detail }),
+            serde_json::json!({ "ready": ready, "draining": draining, "issuers": issuers, "saml_idps": self.saml_idps, "base_credentials": creds_detail }),
         )
     }
 }

@@ -41,8 +41,13 @@ pub struct Running {
     pub proxy_addr: SocketAddr,
     pub admin_addr: SocketAddr,
     pub metrics: Arc<Metrics>,
+    /// Stops the proxy listener and the bridged sockets.
     shutdown: watch::Sender<bool>,
-    servers: JoinSet<()>,
+    /// Stops the admin listener, once the proxy has drained.
+    admin_shutdown: watch::Sender<bool>,
+    readiness: Arc<Readiness>,
+    proxy: tokio::task::JoinHandle<()>,
+    admin: tokio::task::JoinHandle<()>,
     background: JoinSet<()>,
 }
 
@@ -85,10 +90,9 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
     let (sts, readiness) = (parts.sts.clone(), parts.readiness.clone());
     background.spawn(async move { probe_base_credentials(&sts, &readiness).await });
 
-    let mut servers = JoinSet::new();
     let gateway = Arc::new(Gateway::new(&settings, parts.stages));
     let metrics = parts.metrics.clone();
-    servers.spawn(serve(
+    let proxy = tokio::spawn(serve(
         proxy_listener,
         move |req| {
             let g = gateway.clone();
@@ -98,16 +102,17 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
         settings.server.clone(),
         metrics.clone(),
     ));
-    let (m, readiness, broker) = (metrics.clone(), parts.readiness, parts.broker);
-    // The admin port stays plain HTTP.
+    let (m, readiness, broker) = (metrics.clone(), parts.readiness.clone(), parts.broker);
+    // The admin port stays plain HTTP, and serves (readiness 503) until the proxy has drained.
     let admin_limits = ServerSettings {
         tls: None,
         ..settings.server.clone()
     };
-    servers.spawn(serve(
+    let (admin_shutdown, admin_rx) = watch::channel(false);
+    let admin = tokio::spawn(serve(
         admin_listener,
         move |req| admin::handle(req, m.clone(), readiness.clone(), broker.clone()),
-        shutdown_rx,
+        admin_rx,
         admin_limits,
         metrics.clone(),
     ));
@@ -117,7 +122,10 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
         admin_addr,
         metrics,
         shutdown,
-        servers,
+        admin_shutdown,
+        readiness: parts.readiness,
+        proxy,
+        admin,
         background,
     })
 }
@@ -178,10 +186,15 @@ impl Parts {
 }
 
 impl Running {
-    /// Stops accepting, drains in-flight requests, stops background work.
+    /// Shuts down: `/readyz` answers 503 at once, the proxy stops accepting, bridged sockets
+    /// close with 1001, in-flight requests finish (within `shutdown_grace_seconds`), then the
+    /// admin listener and background work stop.
     pub async fn shutdown(mut self) {
+        self.readiness.set_draining();
         let _ = self.shutdown.send(true);
-        while self.servers.join_next().await.is_some() {}
+        let _ = self.proxy.await;
+        let _ = self.admin_shutdown.send(true);
+        let _ = self.admin.await;
         self.background.abort_all();
     }
 }

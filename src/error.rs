@@ -181,7 +181,7 @@ impl GatewayError {
 
     /// The client's response. A 401 challenges with `Bearer`, and with `SAML` too when
     /// `saml` (SAML IdPs are configured).
-    pub fn into_response(self, saml: bool) -> Response<ProxyBody> {
+    pub fn to_response(&self, saml: bool, request_id: &HeaderValue) -> Response<ProxyBody> {
         let status = self.status();
         let (message, error_type) = (self.public_message(), self.error_type());
         let body = serde_json::json!({
@@ -193,9 +193,7 @@ impl GatewayError {
         let mut resp = json_response(status, &body);
         let h = resp.headers_mut();
         h.insert(ERROR_TYPE, HeaderValue::from_static(error_type));
-        if let Ok(id) = HeaderValue::from_str(&request_id()) {
-            h.insert(REQUEST_ID, id);
-        }
+        h.insert(REQUEST_ID, request_id.clone());
         if status == StatusCode::UNAUTHORIZED {
             let challenge = format!(
                 "Bearer realm=\"stsgate\", error=\"invalid_token\", error_description=\"{}\"",
@@ -313,7 +311,7 @@ mod tests {
         for (e, status, code) in cases {
             assert_eq!((e.status().as_u16(), e.code()), (status, code), "{e:?}");
             let error_type = e.error_type();
-            let r = e.into_response(false);
+            let r = e.to_response(false, &HeaderValue::from_static("r-1"));
             assert_eq!(r.headers()[ERROR_TYPE], error_type);
             assert!(r.headers().contains_key(REQUEST_ID));
             assert_eq!(
@@ -351,7 +349,7 @@ mod tests {
         ];
         for (e, exception) in cases {
             let code = e.code();
-            let r = e.into_response(false);
+            let r = e.to_response(false, &HeaderValue::from_static("r-1"));
             assert_eq!(r.headers()[ERROR_TYPE], exception);
             let body = r.into_body().collect().await.unwrap().to_bytes();
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap();

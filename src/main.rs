@@ -21,12 +21,12 @@ struct Cli {
     /// Configuration file (TOML).
     #[arg(long, short, global = true, env = stsgate::config::ENV_CONFIG)]
     config: Option<PathBuf>,
-    /// Log format.
+    /// Log format: JSON (one object per line, for log shippers) unless stderr is a terminal.
     #[arg(
         long,
         global = true,
         env = "STSGATE_LOG_FORMAT",
-        default_value = "text"
+        default_value = "auto"
     )]
     log_format: LogFormat,
     #[command(subcommand)]
@@ -35,6 +35,8 @@ struct Cli {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum LogFormat {
+    /// JSON when stderr is not a terminal, text when it is.
+    Auto,
     Text,
     Json,
 }
@@ -150,13 +152,14 @@ fn init_logging(format: LogFormat) {
     for target in SECRET_BEARING_TARGETS {
         filter = filter.add_directive(format!("{target}=info").parse().expect("valid directive"));
     }
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(ansi);
+        .with_ansi(terminal);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Auto if terminal => builder.init(),
+        LogFormat::Auto | LogFormat::Json => builder.json().init(),
     }
 }

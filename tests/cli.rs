@@ -328,7 +328,10 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
         &format!("{proxy}{path}"),
         &[
             auth.clone(),
-            vec![("content-type".into(), "application/json".into())],
+            vec![
+                ("content-type".into(), "application/json".into()),
+                ("x-request-id".into(), "trace-0001".into()),
+            ],
         ]
         .concat(),
         &crate::support::message_body("x"),
@@ -383,11 +386,28 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
         logs.contains("proxied") && logs.contains("refused"),
         "access log lines missing:\n{logs}"
     );
-    // Every request line names its caller once known (never by token).
+    // One access-log line per request: its id, the caller (never by token), the operation,
+    // status and error code, and stsgate's own time beside the upstream's.
     let alice = format!("{}/user/alice", stsgate_standins::APP_INSTANCE_ARN);
-    let proxied = logs.lines().find(|l| l.contains("\"proxied\"")).unwrap();
-    assert!(
-        proxied.contains(&format!("\"caller\":\"{alice}\"")),
-        "{proxied}"
+    let line = |msg: &str| -> serde_json::Value {
+        let tag = format!("\"message\":\"{msg}\"");
+        let l = logs.lines().find(|l| l.contains(&tag)).unwrap();
+        serde_json::from_str::<serde_json::Value>(l).unwrap()["fields"].clone()
+    };
+    let proxied = line("proxied");
+    assert_eq!(proxied["caller"], alice.as_str(), "{proxied}");
+    assert_eq!(proxied["request_id"], "trace-0001", "{proxied}");
+    assert_eq!(proxied["operation"], "SendChannelMessage");
+    assert_eq!(proxied["status"], 201);
+    assert_eq!(proxied["user"].as_str().unwrap().len(), 16);
+    assert!(proxied["own_ms"].as_f64().unwrap() > 0.0);
+    assert!(proxied["upstream_ms"].as_f64().unwrap() > 0.0);
+    let refused = line("refused");
+    assert_eq!(refused["status"], 401);
+    assert_eq!(refused["code"], "invalid_token");
+    assert_eq!(
+        refused["request_id"].as_str().unwrap().len(),
+        36,
+        "generated: {refused}"
     );
 }

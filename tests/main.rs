@@ -16,6 +16,7 @@ mod deploy;
 mod front_door_smoke;
 mod hostile;
 mod identity;
+mod lifecycle;
 mod limits;
 mod rejections;
 mod request_path;

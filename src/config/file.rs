@@ -43,6 +43,9 @@ pub struct Config {
     /// HTTP/2 pings this often; a peer that does not answer within the same time is dropped.
     #[serde(default = "default_http2_keepalive")]
     pub http2_keepalive_seconds: u64,
+    /// On SIGTERM, in-flight requests have this long to finish (bridged sockets close at once).
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_seconds: u64,
     /// Client connections open at once; beyond it new connections are closed at once.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
@@ -295,6 +298,9 @@ pub struct ChimeConfig {
     pub require_user_id_tag: bool,
 }
 
+fn default_shutdown_grace() -> u64 {
+    20
+}
 fn default_cors_max_age() -> u64 {
     600
 }

@@ -73,6 +73,8 @@ pub struct ServerSettings {
     pub idle_timeout: Duration,
     pub http2_keepalive: Duration,
     pub max_connections: usize,
+    /// How long in-flight requests may finish once shutdown begins.
+    pub shutdown_grace: Duration,
     /// TLS on the proxy listener (the admin listener stays plain).
     pub tls: Option<TlsSettings>,
 }

@@ -3,9 +3,10 @@
 //! request (an allow-list of headers) and check it can be signed → session → sign → forward.
 //! What is signed is exactly what was checked.
 
+use super::access_log::REQUEST_ID;
 use super::gateway::{Gateway, RequestLog};
-use super::route::UNKNOWN;
 use super::headers::strip_hop_by_hop;
+use super::route::UNKNOWN;
 use super::{body::read_body, inbound, local};
 use crate::chime::operations::{BearerRule, Operation};
 use crate::chime::request::{canonical_query, check_resources};
@@ -52,6 +53,10 @@ impl Gateway {
         let body = read_body(&parts.headers, body, limit, self.limits.body_read_timeout).await?;
         let mut upstream_req = self.upstream.prepare(&parts, query.as_deref(), body)?;
         inbound::check_signable(upstream_req.headers())?;
+        // Unsigned, so an intermediary may rewrite it without breaking the signature.
+        upstream_req
+            .headers_mut()
+            .insert(REQUEST_ID, log.request_id.clone());
 
         let session = self.sessions.session(&mapped.spec).await?;
 

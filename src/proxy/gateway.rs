@@ -9,6 +9,7 @@
 //! The gateway owns no sockets: its I/O goes through the [`Stages`] it is built with (credential
 //! verification, sessions, the upstream transport), so tests run it in memory with stubs.
 
+use super::access_log::{AccessLine, REQUEST_ID, request_id};
 use super::cors::Cors;
 use super::inbound;
 use super::local;
@@ -27,7 +28,7 @@ use crate::metrics::Metrics;
 use crate::signing::Signer;
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderName, Method, Request, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Method, Request, Response};
 use hyper::body::Body;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -85,8 +86,9 @@ pub(super) struct RequestLimits {
 }
 
 /// What `finish` reports about a request besides its result.
-#[derive(Default)]
 pub(super) struct RequestLog {
+    /// The client's `x-request-id`, or a fresh one: returned, forwarded and logged.
+    pub request_id: HeaderValue,
     pub upstream: Option<Duration>,
     /// The caller's AppInstanceUser ARN, once known (never a token).
     pub caller: Option<Arc<str>>,
@@ -149,7 +151,12 @@ impl Gateway {
             .and_then(|c| c.allowed_origin(req.headers()));
         let (vending, cors) = (self.limits.vending, self.cors.is_some());
         let route = Route::of(req.method(), req.uri(), req.headers(), vending, cors);
-        let mut log = RequestLog::default();
+        let mut log = RequestLog {
+            request_id: request_id(req.headers()),
+            upstream: None,
+            caller: None,
+            refused_socket: None,
+        };
         let result = match (route, &self.cors) {
             (Route::Preflight, Some(cors)) => cors.preflight(req.headers()),
             _ => self.proxy(req, route, &mut log).await,
@@ -233,9 +240,9 @@ impl Gateway {
         log: RequestLog,
     ) -> Response<ProxyBody> {
         let operation = route.label();
-        let total = started.elapsed();
-        let own = total.saturating_sub(log.upstream.unwrap_or_default());
-        let elapsed_ms = total.as_secs_f64() * 1e3;
+        let own = started
+            .elapsed()
+            .saturating_sub(log.upstream.unwrap_or_default());
         self.metrics
             .request_duration
             .with_label_values(&[operation])
@@ -246,50 +253,34 @@ impl Gateway {
                 .with_label_values(&[operation])
                 .observe(up.as_secs_f64());
         }
-        let caller = log.caller.as_deref().unwrap_or("-");
-        let (resp, status) = match (result, log.refused_socket) {
-            (Ok(resp), Some(e)) => {
-                let status = self.record_refusal(&e, &method, operation, caller, elapsed_ms);
-                (resp, status)
-            }
-            (Ok(resp), None) => {
-                let status = resp.status();
-                tracing::info!(%method, operation, caller, status = status.as_u16(), elapsed_ms, "proxied");
-                (resp, status)
-            }
-            (Err(e), _) => {
-                let status = self.record_refusal(&e, &method, operation, caller, elapsed_ms);
-                (e.into_response(self.accepts_saml), status)
-            }
+        let (mut resp, error) = match result {
+            Ok(resp) => (resp, log.refused_socket),
+            Err(e) => (e.to_response(self.accepts_saml, &log.request_id), Some(e)),
         };
-        self.metrics
-            .requests_total
-            .with_label_values(&[operation, status.as_str()])
-            .inc();
-        resp
-    }
-
-    /// Counts and logs a refusal (never with a credential); returns its status.
-    fn record_refusal(
-        &self,
-        e: &GatewayError,
-        method: &Method,
-        operation: &str,
-        caller: &str,
-        elapsed_ms: f64,
-    ) -> StatusCode {
-        if let GatewayError::Identity(ie) = e {
+        // A socket refused after its upgrade counts under its refusal's status.
+        let status = error.as_ref().map_or(resp.status(), GatewayError::status);
+        if let Some(GatewayError::Identity(ie)) = &error {
             self.metrics
                 .token_rejections
                 .with_label_values(&[ie.reason()])
                 .inc();
         }
-        let status = e.status();
-        if status.is_server_error() {
-            tracing::warn!(%method, operation, caller, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
-        } else {
-            tracing::info!(%method, operation, caller, status = status.as_u16(), code = e.code(), error = %e, elapsed_ms, "refused");
+        self.metrics
+            .requests_total
+            .with_label_values(&[operation, status.as_str()])
+            .inc();
+        AccessLine {
+            request_id: &log.request_id,
+            method: &method,
+            operation,
+            status: status.as_u16(),
+            caller: log.caller.as_deref(),
+            own,
+            upstream: log.upstream,
+            error: error.as_ref(),
         }
-        status
+        .emit();
+        resp.headers_mut().insert(REQUEST_ID, log.request_id);
+        resp
     }
 }

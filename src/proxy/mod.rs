@@ -11,6 +11,7 @@
 //! - `forward.rs`: the upstream request and its [`Transport`].
 //! - `websocket.rs`: the `/connect` bridge; `server.rs`: the accept loop.
 
+mod access_log;
 mod api;
 mod body;
 mod connect;

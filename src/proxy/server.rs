@@ -26,9 +26,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-/// How long in-flight requests may finish after shutdown is requested.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-
 pub async fn serve<H, F>(
     listener: TcpListener,
     handler: H,
@@ -70,7 +67,7 @@ pub async fn serve<H, F>(
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await
         .is_err()
     {

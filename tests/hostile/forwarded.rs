@@ -34,6 +34,7 @@ async fn only_the_allow_listed_headers_are_forwarded_and_signed() {
         ("origin", "https://app.example"),
         ("referer", "https://app.example/chat"),
         ("amz-sdk-invocation-id", "d6f7"),
+        ("x-request-id", "trace-42"),
     ] {
         req = req.header(k, v);
     }
@@ -46,6 +47,10 @@ async fn only_the_allow_listed_headers_are_forwarded_and_signed() {
         .send_request(req.body(Full::new(Bytes::from(message_body("x")))).unwrap())
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        r.headers["x-request-id"], "trace-42",
+        "the client's request id comes back"
+    );
 
     let sent = &h.standins.chime.received()[0];
     let mut names: Vec<&str> = sent.headers.keys().map(|k| k.as_str()).collect();
@@ -60,8 +65,14 @@ async fn only_the_allow_listed_headers_are_forwarded_and_signed() {
             "user-agent",
             "x-amz-chime-bearer",
             "x-amz-date",
-            "x-amz-security-token"
+            "x-amz-security-token",
+            "x-request-id"
         ]
+    );
+    assert_eq!(
+        sent.header("x-request-id"),
+        Some("trace-42"),
+        "and goes upstream"
     );
     let auth = AuthorizationHeader::parse(sent.header("authorization").unwrap()).unwrap();
     assert_eq!(
@@ -72,7 +83,8 @@ async fn only_the_allow_listed_headers_are_forwarded_and_signed() {
             "x-amz-chime-bearer",
             "x-amz-date",
             "x-amz-security-token"
-        ]
+        ],
+        "the request id travels unsigned"
     );
     assert_ne!(sent.header("x-amz-security-token"), Some("client-chosen"));
 }

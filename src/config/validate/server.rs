@@ -11,12 +11,14 @@ pub(super) fn server(c: &Config, p: &mut Problems) -> ServerSettings {
         ("idle_timeout_seconds", c.idle_timeout_seconds),
         ("http2_keepalive_seconds", c.http2_keepalive_seconds),
         ("max_connections", c.max_connections as u64),
+        ("shutdown_grace_seconds", c.shutdown_grace_seconds),
     ]);
     ServerSettings {
         header_read_timeout: Duration::from_secs(c.header_read_timeout_seconds),
         idle_timeout: Duration::from_secs(c.idle_timeout_seconds),
         http2_keepalive: Duration::from_secs(c.http2_keepalive_seconds),
         max_connections: c.max_connections,
+        shutdown_grace: Duration::from_secs(c.shutdown_grace_seconds),
         tls: super::clients::tls(c, p),
     }
 }

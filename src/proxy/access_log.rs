@@ -1,0 +1,93 @@
+//! The access log: one structured line per request, written by the gateway's `finish`. It names
+//! the request (its id, honoured from `x-request-id` or generated, and returned to the client and
+//! sent upstream), the caller (its AppInstanceUser ARN and a short hash of it; never a token), the
+//! operation, the status and error code, and stsgate's own time beside the upstream's.
+
+use crate::error::GatewayError;
+use http::{HeaderMap, HeaderValue, Method};
+use std::time::Duration;
+
+/// The request id header, in and out.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The client's `x-request-id` when it is a sane id (1 to 128 visible ASCII characters), or a
+/// fresh one.
+pub fn request_id(headers: &HeaderMap) -> HeaderValue {
+    headers
+        .get(REQUEST_ID)
+        .filter(|v| (1..=128).contains(&v.len()) && v.as_bytes().iter().all(u8::is_ascii_graphic))
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&crate::error::request_id()).expect("hex and dashes")
+        })
+}
+
+/// A short stable hash of a caller, for correlating lines without repeating the user id.
+fn user_hash(caller: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, caller.as_bytes());
+    d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One finished request.
+pub struct AccessLine<'a> {
+    pub request_id: &'a HeaderValue,
+    pub method: &'a Method,
+    pub operation: &'static str,
+    pub status: u16,
+    pub caller: Option<&'a str>,
+    /// stsgate's own time (everything but the upstream).
+    pub own: Duration,
+    pub upstream: Option<Duration>,
+    pub error: Option<&'a GatewayError>,
+}
+
+impl AccessLine<'_> {
+    pub fn emit(&self) {
+        let request_id = self.request_id.to_str().unwrap_or("-");
+        let (method, operation, status) = (self.method.as_str(), self.operation, self.status);
+        let caller = self.caller.unwrap_or("-");
+        let user = self.caller.map(user_hash).unwrap_or_else(|| "-".into());
+        let own_ms = self.own.as_secs_f64() * 1e3;
+        let upstream_ms = self.upstream.map_or(0.0, |u| u.as_secs_f64() * 1e3);
+        match self.error {
+            None => tracing::info!(
+                request_id,
+                method,
+                operation,
+                status,
+                user,
+                caller,
+                own_ms,
+                upstream_ms,
+                "proxied"
+            ),
+            Some(e) if e.status().is_server_error() => tracing::warn!(
+                request_id, method, operation, status, code = e.code(), error = %e, user, caller,
+                own_ms, upstream_ms, "refused"
+            ),
+            Some(e) => tracing::info!(
+                request_id, method, operation, status, code = e.code(), error = %e, user, caller,
+                own_ms, upstream_ms, "refused"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sane_client_id_is_kept_anything_else_replaced() {
+        let mut h = HeaderMap::new();
+        h.insert(REQUEST_ID, "abc-123".parse().unwrap());
+        assert_eq!(request_id(&h), "abc-123");
+        h.insert(REQUEST_ID, "has space".parse().unwrap());
+        assert_ne!(request_id(&h), "has space");
+        h.insert(REQUEST_ID, HeaderValue::from_str(&"x".repeat(129)).unwrap());
+        assert_eq!(request_id(&h).len(), 36);
+        assert_eq!(request_id(&HeaderMap::new()).len(), 36);
+        assert_eq!(user_hash("a"), user_hash("a"));
+        assert_eq!(user_hash("a").len(), 16);
+    }
+}
