@@ -153,7 +153,10 @@ impl Parts {
             .clone()
             .unwrap_or_else(|| Arc::new(SystemClock));
         let metrics = Arc::new(Metrics::new());
-        let http = HttpClient::with_extra_roots(s.upstream.extra_roots.clone());
+        let http = HttpClient::with_extra_roots(
+            s.upstream.extra_roots.clone(),
+            s.upstream.connect_timeout,
+        );
         let sts = Arc::new(AwsSts::new(&s.sts, overrides.base_credentials.clone()).await);
         let auth = Authenticator::new(&s.identity, &http, clock.clone(), metrics.clone());
         let issuer_keys: Vec<Arc<IssuerKeys>> = auth.issuers().map(|v| v.keys().clone()).collect();

@@ -63,6 +63,10 @@ pub enum GatewayError {
     TooManySockets(usize),
     #[error("CORS: {0}")]
     OriginNotAllowed(String),
+    #[error("too many requests for this user; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("request headers larger than {0} bytes")]
+    HeadersTooLarge(usize),
     #[error(transparent)]
     Sts(#[from] StsError),
     #[error(transparent)]
@@ -96,7 +100,10 @@ impl GatewayError {
             GatewayError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             GatewayError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            GatewayError::TooManySockets(_) => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::TooManySockets(_) | GatewayError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            GatewayError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             GatewayError::Sts(e) => match e.kind {
                 StsErrorKind::Denied | StsErrorKind::Invalid => StatusCode::FORBIDDEN,
                 StsErrorKind::Throttled | StsErrorKind::Unavailable => {
@@ -128,6 +135,8 @@ impl GatewayError {
             GatewayError::BadRequest(_) => "bad_request",
             GatewayError::TooManySockets(_) => "too_many_sockets",
             GatewayError::OriginNotAllowed(_) => "origin_not_allowed",
+            GatewayError::RateLimited { .. } => "rate_limited",
+            GatewayError::HeadersTooLarge(_) => "headers_too_large",
             GatewayError::Sts(e) => match e.kind {
                 StsErrorKind::Denied | StsErrorKind::Invalid => "sts_denied",
                 StsErrorKind::Throttled | StsErrorKind::Unavailable => "sts_unavailable",
@@ -161,7 +170,7 @@ impl GatewayError {
     pub fn close_code(&self) -> u16 {
         match self.status().as_u16() {
             401 => 4401,
-            400 | 403 | 413 | 415 => 4003,
+            400 | 403 | 413 | 415 | 431 => 4003,
             429 | 503 => 1013,
             _ => 1011,
         }
@@ -212,7 +221,11 @@ impl GatewayError {
                 );
             }
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+        if let GatewayError::RateLimited { retry_after } = self {
+            h.insert(header::RETRY_AFTER, (*retry_after).into());
+        } else if status == StatusCode::SERVICE_UNAVAILABLE
+            || status == StatusCode::TOO_MANY_REQUESTS
+        {
             h.insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),
@@ -287,6 +300,12 @@ mod tests {
                 "unsupported_media_type",
             ),
             (GatewayError::TooManySockets(10), 429, "too_many_sockets"),
+            (
+                GatewayError::RateLimited { retry_after: 2 },
+                429,
+                "rate_limited",
+            ),
+            (GatewayError::HeadersTooLarge(1), 431, "headers_too_large"),
             (IdentityError::VerifierBusy.into(), 503, "overloaded"),
             (
                 GatewayError::OriginNotAllowed("x".into()),

@@ -31,16 +31,19 @@ pub enum FetchError {
     TooLarge(usize),
 }
 
-/// Time allowed to open a TCP connection to any upstream.
+/// Time allowed to open a TCP connection when nothing else is configured.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl HttpClient {
     pub fn new() -> Self {
-        Self::with_extra_roots(Vec::new())
+        Self::with_extra_roots(Vec::new(), CONNECT_TIMEOUT)
     }
 
     /// Trusts `extra` CA certificates besides the Mozilla and system roots.
-    pub fn with_extra_roots(extra: Vec<CertificateDer<'static>>) -> Self {
+    pub fn with_extra_roots(
+        extra: Vec<CertificateDer<'static>>,
+        connect_timeout: Duration,
+    ) -> Self {
         let mut roots = rustls::RootCertStore::empty();
         for cert in extra {
             let _ = roots.add(cert);
@@ -58,7 +61,7 @@ impl HttpClient {
         .with_no_client_auth();
         let mut http = HttpConnector::new();
         http.enforce_http(false);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        http.set_connect_timeout(Some(connect_timeout));
         http.set_nodelay(true);
         let tls = Arc::new(tls);
         let https = hyper_rustls::HttpsConnectorBuilder::new()

@@ -204,3 +204,68 @@ async fn an_issuer_whose_keys_never_loaded_costs_no_fetch_per_forged_token() {
     );
     assert!(h.standins.sts.calls().is_empty());
 }
+
+#[tokio::test]
+async fn oversized_headers_get_431_before_authentication() {
+    let h = Harness::start_with(|c| c.max_header_bytes = 4096).await;
+    let auth = format!("Bearer {}", h.token("alice"));
+    let padding = "p".repeat(5000);
+    let r = h
+        .send(
+            "GET",
+            &messages_path(),
+            &[("authorization", &auth), ("x-padding", &padding)],
+            "",
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "{}",
+        r.body
+    );
+    assert_eq!(r.json()["error"], "headers_too_large");
+    assert!(!r.body.contains(&padding[..64]), "the header is not echoed");
+    assert!(h.standins.sts.calls().is_empty());
+    assert!(h.standins.chime.received().is_empty());
+    // The same request without the padding passes.
+    let r = h
+        .send("GET", &messages_path(), &[("authorization", &auth)], "")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_user_over_its_rate_gets_429_and_others_do_not() {
+    let h = Harness::start_with(|c| c.max_requests_per_user_per_second = 1).await;
+    let path = messages_path();
+    assert_eq!(
+        h.call("alice", "GET", &path, "").await.status,
+        StatusCode::OK
+    );
+    let r = h.call("alice", "GET", &path, "").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.json()["error"], "rate_limited");
+    assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!(h.call("bob", "GET", &path, "").await.status, StatusCode::OK);
+    assert_eq!(
+        h.standins.sts.calls().len(),
+        2,
+        "one session per user, none for the refusal"
+    );
+    assert_eq!(
+        h.standins.chime.received().len(),
+        2,
+        "the refusal is not forwarded"
+    );
+    let limited = h
+        .metric("stsgate_requests_total{operation=\"ListChannelMessages\",status=\"429\"}")
+        .await;
+    assert_eq!(limited, 1.0);
+    // A second later alice has a token again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        h.call("alice", "GET", &path, "").await.status,
+        StatusCode::OK
+    );
+}

@@ -43,6 +43,12 @@ pub struct Config {
     /// HTTP/2 pings this often; a peer that does not answer within the same time is dropped.
     #[serde(default = "default_http2_keepalive")]
     pub http2_keepalive_seconds: u64,
+    /// Request headers (names, values and the request target) larger than this get 431.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// Requests one AppInstanceUser may make per second (one second of burst); 0: no limit.
+    #[serde(default)]
+    pub max_requests_per_user_per_second: u32,
     /// On SIGTERM, in-flight requests have this long to finish (bridged sockets close at once).
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace_seconds: u64,
@@ -135,6 +141,9 @@ pub struct UpstreamConfig {
     /// Time allowed for the upstream to answer with response headers.
     #[serde(default = "default_upstream_timeout")]
     pub timeout_seconds: u64,
+    /// Time allowed to open a TCP connection to the upstream (and to JWKS hosts).
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_seconds: u64,
     /// PEM file of extra CA certificates trusted for HTTPS and WSS (issuers' JWKS, Chime), on top of
     /// the Mozilla and system roots: private CAs, TLS-terminating sidecars.
     pub ca_file: Option<std::path::PathBuf>,
@@ -298,6 +307,12 @@ pub struct ChimeConfig {
     pub require_user_id_tag: bool,
 }
 
+fn default_max_header_bytes() -> usize {
+    64 * 1024
+}
+fn default_connect_timeout() -> u64 {
+    5
+}
 fn default_shutdown_grace() -> u64 {
     20
 }

@@ -31,6 +31,9 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct ProxySettings {
     pub max_body_bytes: usize,
+    pub max_header_bytes: usize,
+    /// Requests per second per AppInstanceUser; 0: no limit.
+    pub max_requests_per_user_per_second: u32,
     pub body_read_timeout: Duration,
     /// `POST /credentials` is served.
     pub vending: bool,
@@ -73,6 +76,8 @@ pub struct ServerSettings {
     pub idle_timeout: Duration,
     pub http2_keepalive: Duration,
     pub max_connections: usize,
+    /// hyper's own bound on a request head, above `max_header_bytes` (which gets a JSON 431).
+    pub max_head_buffer: usize,
     /// How long in-flight requests may finish once shutdown begins.
     pub shutdown_grace: Duration,
     /// TLS on the proxy listener (the admin listener stays plain).
@@ -183,6 +188,7 @@ pub struct UpstreamSettings {
     /// `scheme://host[:port]/`.
     pub endpoint: Url,
     pub timeout: Duration,
+    pub connect_timeout: Duration,
     /// Extra trusted CA certificates (HTTPS and WSS, JWKS included).
     pub extra_roots: Vec<CertificateDer<'static>>,
 }

@@ -47,6 +47,7 @@ impl Gateway {
         let principal = self.authenticate(parts, true).await?;
         let mapped = self.mapper.map(&principal)?;
         log.caller = Some(mapped.spec.user_arn.clone());
+        self.check_rate(&mapped.spec.user_arn)?;
         self.allow(CONNECT)?;
         let query = parts.uri.query();
         let named = form_urlencoded::parse(query.unwrap_or_default().as_bytes())

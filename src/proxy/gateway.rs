@@ -13,6 +13,7 @@ use super::access_log::{AccessLine, REQUEST_ID, request_id};
 use super::cors::Cors;
 use super::inbound;
 use super::local;
+use super::rate::UserRate;
 use super::route::Route;
 use super::websocket::Bridge;
 use super::{Transport, Upstream};
@@ -59,6 +60,8 @@ pub struct Gateway {
     pub(super) policy: CallerPolicy,
     pub(super) limits: RequestLimits,
     pub(super) cors: Option<Cors>,
+    /// `max_requests_per_user_per_second`, when set.
+    pub(super) rate: Option<UserRate>,
     saml_header: Option<HeaderName>,
     /// The 401 challenge names the `SAML` scheme too.
     accepts_saml: bool,
@@ -82,6 +85,7 @@ pub(super) struct CallerPolicy {
 pub(super) struct RequestLimits {
     pub vending: bool,
     pub max_body_bytes: usize,
+    pub max_header_bytes: usize,
     pub body_read_timeout: Duration,
 }
 
@@ -128,9 +132,11 @@ impl Gateway {
             limits: RequestLimits {
                 vending: s.proxy.vending,
                 max_body_bytes: s.proxy.max_body_bytes,
+                max_header_bytes: s.proxy.max_header_bytes,
                 body_read_timeout: s.proxy.body_read_timeout,
             },
             cors: s.proxy.cors.clone().map(Cors::new),
+            rate: UserRate::new(s.proxy.max_requests_per_user_per_second),
             saml_header: s.identity.saml_header.clone(),
             accepts_saml: !s.identity.saml_idps.is_empty(),
             metrics: stages.metrics,
@@ -182,6 +188,7 @@ impl Gateway {
         if let Route::BadPath = route {
             inbound::check_path(parts.uri.path())?;
         }
+        inbound::check_header_size(&parts, self.limits.max_header_bytes)?;
         inbound::check_connection(&parts.headers)?;
         if let Route::Connect = route {
             return self.connect(parts, log).await;
@@ -189,6 +196,7 @@ impl Gateway {
         let principal = self.authenticate(&parts, false).await?;
         let mapped = self.mapper.map(&principal)?;
         log.caller = Some(mapped.spec.user_arn.clone());
+        self.check_rate(&mapped.spec.user_arn)?;
         match route {
             Route::Me => Ok(local::me(
                 &principal,
@@ -221,6 +229,11 @@ impl Gateway {
         };
         let c = credential(&parts.headers, &carriers)?;
         Ok(self.verifier.verify(c).await?)
+    }
+
+    /// The caller is within `max_requests_per_user_per_second` (always, when that is off).
+    pub(super) fn check_rate(&self, user: &Arc<str>) -> Result<(), GatewayError> {
+        self.rate.as_ref().map_or(Ok(()), |r| r.check(user))
     }
 
     pub(super) fn allow(&self, name: &'static str) -> Result<(), GatewayError> {

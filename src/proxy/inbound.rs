@@ -5,6 +5,7 @@
 
 use crate::error::GatewayError;
 use http::header::{self, HeaderName};
+use http::request::Parts;
 use http::{HeaderMap, HeaderValue};
 use percent_encoding::percent_decode_str;
 
@@ -52,6 +53,21 @@ pub fn check_connection(headers: &HeaderMap) -> Result<(), GatewayError> {
                 return Err(bad("Connection names a header stsgate checks or signs"));
             }
         }
+    }
+    Ok(())
+}
+
+/// The request head (target, header names and values) fits in `max` bytes (431 otherwise).
+/// hyper refuses far larger heads itself; this gives the ones in between a JSON answer.
+pub fn check_header_size(parts: &Parts, max: usize) -> Result<(), GatewayError> {
+    let target = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    let headers: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if target + headers > max {
+        return Err(GatewayError::HeadersTooLarge(max));
     }
     Ok(())
 }

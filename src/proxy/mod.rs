@@ -21,6 +21,7 @@ mod gateway;
 mod headers;
 mod inbound;
 mod local;
+mod rate;
 mod route;
 mod server;
 #[cfg(test)]

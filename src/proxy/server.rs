@@ -91,12 +91,14 @@ impl Listening {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout);
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_head_buffer);
         builder
             .http2()
             .timer(TokioTimer::new())
             .keep_alive_interval(limits.http2_keepalive)
-            .keep_alive_timeout(limits.http2_keepalive);
+            .keep_alive_timeout(limits.http2_keepalive)
+            .max_header_list_size(limits.max_head_buffer as u32);
         let tls = limits.tls.as_ref().map(|t| {
             let config = crate::config::server_config(&t.cert_chain, &t.key)
                 .expect("the certificate and key were checked at load");

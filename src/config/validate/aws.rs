@@ -94,11 +94,18 @@ pub(super) fn upstream(c: &Config, p: &mut Problems) -> UpstreamSettings {
             .unwrap_or_default(),
         None => Vec::new(),
     };
-    p.positive(&[("upstream.timeout_seconds", u.timeout_seconds)]);
+    p.positive(&[
+        ("upstream.timeout_seconds", u.timeout_seconds),
+        (
+            "upstream.connect_timeout_seconds",
+            u.connect_timeout_seconds,
+        ),
+    ]);
     UpstreamSettings {
         region: u.region.clone(),
         endpoint,
         timeout: Duration::from_secs(u.timeout_seconds),
+        connect_timeout: Duration::from_secs(u.connect_timeout_seconds),
         extra_roots,
     }
 }

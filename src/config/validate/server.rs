@@ -18,6 +18,8 @@ pub(super) fn server(c: &Config, p: &mut Problems) -> ServerSettings {
         idle_timeout: Duration::from_secs(c.idle_timeout_seconds),
         http2_keepalive: Duration::from_secs(c.http2_keepalive_seconds),
         max_connections: c.max_connections,
+        // hyper needs at least 8 KiB; headers between the two limits get stsgate's JSON 431.
+        max_head_buffer: (c.max_header_bytes * 2).max(16 * 1024),
         shutdown_grace: Duration::from_secs(c.shutdown_grace_seconds),
         tls: super::clients::tls(c, p),
     }
@@ -36,6 +38,7 @@ pub(super) fn proxy(c: &Config, p: &mut Problems) -> ProxySettings {
     }
     p.positive(&[
         ("max_body_bytes", c.max_body_bytes as u64),
+        ("max_header_bytes", c.max_header_bytes as u64),
         ("body_read_timeout_seconds", c.body_read_timeout_seconds),
         ("saml_queue_timeout_seconds", c.saml_queue_timeout_seconds),
     ]);
@@ -45,8 +48,16 @@ pub(super) fn proxy(c: &Config, p: &mut Problems) -> ProxySettings {
             "at least 1048576 while the cache is on",
         );
     }
+    if c.max_header_bytes < 4096 {
+        p.bad(
+            "max_header_bytes",
+            "at least 4096 (SDK requests carry a few KiB of headers)",
+        );
+    }
     ProxySettings {
         max_body_bytes: c.max_body_bytes,
+        max_header_bytes: c.max_header_bytes,
+        max_requests_per_user_per_second: c.max_requests_per_user_per_second,
         body_read_timeout: Duration::from_secs(c.body_read_timeout_seconds),
         vending: c.vending.enabled,
         cors: super::clients::cors(c, p),
