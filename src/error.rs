@@ -10,6 +10,7 @@ use crate::chime::request::RequestError;
 use crate::http_client::FetchError;
 use crate::identity::IdentityError;
 use crate::mapping::MappingError;
+use crate::metrics::Limit;
 use crate::signing::SignError;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -85,6 +86,20 @@ impl From<RequestError> for GatewayError {
 }
 
 impl GatewayError {
+    /// The configured limit that refused the request, if one did.
+    pub fn limit(&self) -> Option<Limit> {
+        Some(match self {
+            GatewayError::HeadersTooLarge(_) => Limit::HeaderBytes,
+            GatewayError::BodyTooLarge { .. } => Limit::BodyBytes,
+            GatewayError::BodyTimeout(_) => Limit::BodyTimeout,
+            GatewayError::Identity(IdentityError::Oversize) => Limit::CredentialBytes,
+            GatewayError::Identity(IdentityError::VerifierBusy) => Limit::SamlQueue,
+            GatewayError::RateLimited { .. } => Limit::UserRate,
+            GatewayError::TooManySockets(_) => Limit::UserSockets,
+            _ => return None,
+        })
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             GatewayError::Identity(

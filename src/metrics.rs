@@ -50,6 +50,19 @@ label_set!(
     Timeout { Header => "header", Idle => "idle" }
 );
 
+label_set!(
+    /// `stsgate_limit_refusals_total{limit}`: the request limit that refused a request.
+    Limit {
+        HeaderBytes => "max_header_bytes",
+        BodyBytes => "max_body_bytes",
+        BodyTimeout => "body_read_timeout",
+        CredentialBytes => "max_credential_bytes",
+        UserRate => "max_requests_per_user_per_second",
+        UserSockets => "websocket_max_per_user",
+        SamlQueue => "saml_queue_timeout",
+    }
+);
+
 /// A counter per value of a closed label set.
 #[derive(Clone)]
 pub struct Counters<L: Label>(IntCounterVec, PhantomData<L>);
@@ -122,6 +135,8 @@ pub struct Metrics {
     pub connections_refused: IntCounter,
     /// Connections closed by a limit.
     pub connection_timeouts: Counters<Timeout>,
+    /// Requests refused by a request limit (they also count in `requests_total`).
+    pub limit_refusals: Counters<Limit>,
 }
 
 /// AssumeRole latency buckets: resolve 5 ms (loopback stand-ins) up to 10 s (throttled STS).
@@ -237,6 +252,11 @@ const TIMEOUTS: Def = (
     "Connections closed by a timeout, by kind",
 );
 
+const LIMITS: Def = (
+    "stsgate_limit_refusals_total",
+    "Requests refused by a configured limit, by limit",
+);
+
 /// Registers metrics in one registry.
 struct Builder(Registry);
 
@@ -313,6 +333,7 @@ impl Metrics {
             connections_open: b.gauge(CONNECTIONS),
             connections_refused: b.counter(REFUSED),
             connection_timeouts: b.counters(TIMEOUTS, "kind"),
+            limit_refusals: b.counters(LIMITS, "limit"),
             registry: b.0,
         }
     }
@@ -349,6 +370,7 @@ mod tests {
             "stsgate_sts_assume_role_errors_total{code=\"Throttling\"} 0",
             "stsgate_token_rejections_total{reason=\"verifier_busy\"} 0",
             "stsgate_connection_timeouts_total{kind=\"idle\"} 0",
+            "stsgate_limit_refusals_total{limit=\"max_requests_per_user_per_second\"} 0",
         ] {
             assert!(text.contains(series), "{series} missing");
         }

@@ -81,6 +81,11 @@ async fn a_body_that_stalls_gets_408_and_costs_nothing() {
     let reply = String::from_utf8_lossy(&buf[..n]);
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     assert!(reply.contains("request_timeout"), "{reply}");
+    assert_eq!(
+        h.metric("stsgate_limit_refusals_total{limit=\"body_read_timeout\"}")
+            .await,
+        1.0
+    );
     assert!(h.standins.sts.calls().is_empty());
     assert!(h.standins.chime.received().is_empty());
 }
@@ -164,6 +169,11 @@ async fn each_user_has_a_cap_on_open_sockets() {
             .await,
         1.0
     );
+    assert_eq!(
+        h.metric("stsgate_limit_refusals_total{limit=\"websocket_max_per_user\"}")
+            .await,
+        1.0
+    );
     // Another user is not affected.
     let bob = format!(
         "ws://{}/connect?token={}",
@@ -228,6 +238,10 @@ async fn oversized_headers_get_431_before_authentication() {
     assert!(!r.body.contains(&padding[..64]), "the header is not echoed");
     assert!(h.standins.sts.calls().is_empty());
     assert!(h.standins.chime.received().is_empty());
+    let refused = h
+        .metric("stsgate_limit_refusals_total{limit=\"max_header_bytes\"}")
+        .await;
+    assert_eq!(refused, 1.0);
     // The same request without the padding passes.
     let r = h
         .send("GET", &messages_path(), &[("authorization", &auth)], "")
@@ -262,6 +276,10 @@ async fn a_user_over_its_rate_gets_429_and_others_do_not() {
         .metric("stsgate_requests_total{operation=\"ListChannelMessages\",status=\"429\"}")
         .await;
     assert_eq!(limited, 1.0);
+    let refused = h
+        .metric("stsgate_limit_refusals_total{limit=\"max_requests_per_user_per_second\"}")
+        .await;
+    assert_eq!(refused, 1.0);
     // A second later alice has a token again.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(

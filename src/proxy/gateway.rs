@@ -272,6 +272,9 @@ impl Gateway {
         };
         // A socket refused after its upgrade counts under its refusal's status.
         let status = error.as_ref().map_or(resp.status(), GatewayError::status);
+        if let Some(limit) = error.as_ref().and_then(GatewayError::limit) {
+            self.metrics.limit_refusals.inc(limit);
+        }
         if let Some(GatewayError::Identity(ie)) = &error {
             self.metrics
                 .token_rejections
