@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Checks the deployment files: Prometheus rules (promtool check + unit tests), the Grafana
 # dashboard's queries, every Kubernetes manifest against the Kubernetes schemas plus the policy
-# below, the ConfigMaps' stsgate.toml with `stsgate check-config`, and that every stsgate_* name
+# below, the ConfigMaps' stsgate.toml with `stsgate check`, and that every stsgate_* name
 # used by alerts, tests and dashboard is one the binary exports.
 #
 # Installs what is missing, quietly: promtool (extracted from Debian's prometheus package, see
 # install_promtool) and kubernetes-validate (pip). Idempotent; runs every check, then exits 1 if
 # any failed, naming each.
 #
-#   STSGATE_BIN           stsgate binary for check-config (default target/debug/stsgate; skipped
+#   STSGATE_BIN           stsgate binary for `stsgate check` (default target/debug/stsgate; skipped
 #                         with a warning if that default is absent)
 #   STSGATE_METRICS_FILE  the binary's /metrics output (or one metric name per line); the metric
 #                         name check is skipped with a warning when unset
@@ -429,14 +429,14 @@ if [[ ! -x $bin ]]; then
         failed+=("STSGATE_BIN=$bin is not an executable")
         echo "FAIL  STSGATE_BIN=$bin is not an executable"
     else
-        skip "stsgate check-config" "$bin not built (set STSGATE_BIN)"
+        skip "stsgate check" "$bin not built (set STSGATE_BIN)"
     fi
 elif [[ ! -e ${configs[0]} ]]; then
     failed+=("no ConfigMap config extracted")
     echo "FAIL  no ConfigMap config extracted (see the manifest policy check)"
 else
     for c in "${configs[@]}"; do
-        run "stsgate check-config: $(basename "$c" .toml)" "$bin" check-config --config "$c"
+        run "stsgate check: $(basename "$c" .toml)" "$bin" check --config "$c"
     done
 fi
 

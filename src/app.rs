@@ -5,11 +5,11 @@ use crate::admin::{self, Readiness};
 use crate::broker::{AwsSts, SessionBroker, StsClient};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
-use crate::config::settings::ServerSettings;
 use crate::http_client::HttpClient;
 use crate::identity::{Authenticator, IssuerKeys};
 use crate::metrics::Metrics;
 use crate::proxy::{Gateway, Stages, serve};
+use crate::tls::ReloadingTls;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -92,6 +92,14 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
 
     let gateway = Arc::new(Gateway::new(&settings, parts.stages));
     let metrics = parts.metrics.clone();
+    let tls = settings.server.tls.as_ref().map(|t| {
+        let tls = ReloadingTls::new(t.files.clone(), t.initial.clone());
+        let watch = tls
+            .clone()
+            .watch(t.reload_interval, metrics.clone(), shutdown_rx.clone());
+        background.spawn(watch);
+        (tls, t.admin)
+    });
     let proxy = tokio::spawn(serve(
         proxy_listener,
         move |req| {
@@ -100,20 +108,23 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
         },
         shutdown_rx.clone(),
         settings.server.clone(),
+        tls.as_ref().map(|(t, _)| t.proxy()),
         metrics.clone(),
     ));
     let (m, readiness, broker) = (metrics.clone(), parts.readiness.clone(), parts.broker);
-    // The admin port stays plain HTTP, and serves (readiness 503) until the proxy has drained.
-    let admin_limits = ServerSettings {
-        tls: None,
-        ..settings.server.clone()
-    };
+    // The admin port is plain HTTP unless `tls.admin`, and serves (readiness 503) until the
+    // proxy has drained.
+    let admin_tls = tls
+        .as_ref()
+        .filter(|(_, admin)| *admin)
+        .map(|(t, _)| t.admin());
     let (admin_shutdown, admin_rx) = watch::channel(false);
     let admin = tokio::spawn(serve(
         admin_listener,
         move |req| admin::handle(req, m.clone(), readiness.clone(), broker.clone()),
         admin_rx,
-        admin_limits,
+        settings.server.clone(),
+        admin_tls,
         metrics.clone(),
     ));
     tracing::info!(%proxy_addr, %admin_addr, "stsgate listening");

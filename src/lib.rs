@@ -16,7 +16,7 @@
 //! - [`chime`]: Chime messaging knowledge: operations, what a call may carry, bearer binding.
 //! - [`signing`]: SigV4 with aws-sigv4.
 //! - `proxy`: the pipeline by route, CORS, the upstream `Transport`, the WebSocket bridge, the
-//!   accept loop with its limits and TLS.
+//!   accept loop with its limits; [`tls`]: the listeners' certificates, reloaded when they change.
 //! - [`metrics`], `admin`: Prometheus metrics and the admin listener.
 //! - `error`: every failure and its client response (status, code, Chime exception, close code).
 //! - [`app`]: assembly; [`shutdown`]: the stop signal.
@@ -44,3 +44,4 @@ pub mod metrics;
 mod proxy;
 pub mod shutdown;
 pub mod signing;
+pub mod tls;

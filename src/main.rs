@@ -29,6 +29,10 @@ struct Cli {
         default_value = "auto"
     )]
     log_format: LogFormat,
+    /// Set one config key, over the file and STSGATE_<SECTION>_<KEY> variables
+    /// (e.g. `--set upstream.region=eu-west-1`); repeatable.
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    set: Vec<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -55,8 +59,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8081")]
         page_listen: SocketAddr,
     },
-    /// Validate the configuration file and exit.
-    CheckConfig,
+    /// Validate the configuration, print every key with its value and source, and exit.
+    #[command(visible_alias = "check-config")]
+    Check,
 }
 
 fn main() -> ExitCode {
@@ -80,12 +85,18 @@ fn main() -> ExitCode {
                 })
                 .await,
             ),
-            Command::Run => match load(cli.config) {
-                Ok(config) => report(run(config).await),
+            Command::Run => match load(cli.config, cli.set) {
+                Ok((settings, layered)) => {
+                    for name in &layered.unknown_env {
+                        tracing::warn!(variable = %name, "names no config key; ignored");
+                    }
+                    report(run(settings).await)
+                }
                 Err(code) => code,
             },
-            Command::CheckConfig => match load(cli.config) {
-                Ok(_) => {
+            Command::Check => match load(cli.config, cli.set) {
+                Ok((_, layered)) => {
+                    print!("{}", stsgate::config::layers::describe(&layered));
                     println!("configuration is valid");
                     ExitCode::SUCCESS
                 }
@@ -95,7 +106,10 @@ fn main() -> ExitCode {
     })
 }
 
-fn load(path: Option<PathBuf>) -> Result<stsgate::config::Settings, ExitCode> {
+type Loaded = (stsgate::config::Settings, stsgate::config::layers::Layered);
+
+/// The file at `path` with the environment and `--set` values over it, validated.
+fn load(path: Option<PathBuf>, set: Vec<String>) -> Result<Loaded, ExitCode> {
     let Some(path) = path else {
         eprintln!(
             "stsgate: no configuration file; pass --config FILE or set {}",
@@ -103,7 +117,8 @@ fn load(path: Option<PathBuf>) -> Result<stsgate::config::Settings, ExitCode> {
         );
         return Err(ExitCode::from(EXIT_CONFIG));
     };
-    stsgate::config::load(&path).map_err(|e| {
+    let overlay = stsgate::config::layers::Overlay::from_process(set);
+    stsgate::config::load(&path, &overlay).map_err(|e| {
         eprintln!("stsgate: {e}");
         ExitCode::from(EXIT_CONFIG)
     })

@@ -137,6 +137,10 @@ pub struct Metrics {
     pub connection_timeouts: Counters<Timeout>,
     /// Requests refused by a request limit (they also count in `requests_total`).
     pub limit_refusals: Counters<Limit>,
+    /// Changed TLS files that were loaded, or refused (the old certificate stays).
+    pub tls_reloads: Counters<Outcome>,
+    /// The serving certificate's notAfter (Unix seconds); 0 without TLS.
+    pub tls_not_after: IntGauge,
 }
 
 /// AssumeRole latency buckets: resolve 5 ms (loopback stand-ins) up to 10 s (throttled STS).
@@ -257,6 +261,15 @@ const LIMITS: Def = (
     "Requests refused by a configured limit, by limit",
 );
 
+const TLS_RELOADS: Def = (
+    "stsgate_tls_reloads_total",
+    "Changed TLS certificate files, by result (failed: the previous certificate stays)",
+);
+const TLS_NOT_AFTER: Def = (
+    "stsgate_tls_certificate_expiry_timestamp_seconds",
+    "notAfter of the listener's serving certificate, in Unix seconds",
+);
+
 /// Registers metrics in one registry.
 struct Builder(Registry);
 
@@ -334,6 +347,8 @@ impl Metrics {
             connections_refused: b.counter(REFUSED),
             connection_timeouts: b.counters(TIMEOUTS, "kind"),
             limit_refusals: b.counters(LIMITS, "limit"),
+            tls_reloads: b.counters(TLS_RELOADS, "result"),
+            tls_not_after: b.gauge(TLS_NOT_AFTER),
             registry: b.0,
         }
     }

@@ -117,10 +117,7 @@ async fn the_stock_chime_sdks_work_from_a_browser_page() {
     let public = format!("https://localhost:{port}");
     let h = Harness::start_with(|c| {
         c.listen = format!("127.0.0.1:{port}").parse().unwrap();
-        c.tls = Some(TlsConfig {
-            cert_file,
-            key_file,
-        });
+        c.tls = Some(TlsConfig::new(cert_file, key_file));
         c.public_url = Some(public.parse().unwrap());
         c.compat.session_token_auth = true;
         c.cors = Some(CorsConfig {

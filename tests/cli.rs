@@ -117,6 +117,70 @@ fn config_errors_stop_start_up_and_name_the_key() {
     }
 }
 
+#[test]
+fn check_shows_each_value_with_its_source_flag_over_env_over_file() {
+    // The file leaves the signing region to the environment, as a Helm chart might.
+    let text = sample_config().replacen(
+        "region = \"us-east-1\"               # signing region",
+        "#",
+        1,
+    );
+    assert_ne!(text, sample_config());
+    let f = write_config(&text);
+    let out = stsgate()
+        .arg("check")
+        .arg("--config")
+        .arg(f.path())
+        .args(["--set", "sts.timeout_seconds=12"])
+        .env("STSGATE_UPSTREAM_REGION", "eu-west-1")
+        .env("STSGATE_STS_TIMEOUT_SECONDS", "11")
+        .env("STSGATE_SERVICE_HOST", "10.0.0.1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "upstream.region = \"eu-west-1\"  # env STSGATE_UPSTREAM_REGION",
+        "sts.timeout_seconds = 12  # --set",
+        "max_body_bytes = 1048576  # file",
+        "chime.websocket_max_per_user = 10  # file",
+        "max_requests_per_user_per_second = 0  # file",
+        "# [tls] is not set",
+        "# [[issuers]]: 1 from the file",
+        "# STSGATE_SERVICE_HOST names no key and is ignored",
+        "configuration is valid",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing:\n{stdout}");
+    }
+    // Without the variable, the missing region is named.
+    let out = stsgate()
+        .arg("check")
+        .arg("--config")
+        .arg(f.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("region"));
+    // A bad value names the variable it came from.
+    let out = stsgate()
+        .args(["check", "--config"])
+        .arg(f.path())
+        .env("STSGATE_UPSTREAM_REGION", "eu-west-1")
+        .env("STSGATE_MAX_CONNECTIONS", "many")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("STSGATE_MAX_CONNECTIONS: max_connections must be an integer"),
+        "{err}"
+    );
+}
+
 /// Reads stderr lines until one contains `needle`, keeping everything read.
 fn read_until(reader: &mut impl BufRead, needle: &str, seen: &mut String) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -217,7 +217,11 @@ async fn an_issuer_whose_keys_never_loaded_costs_no_fetch_per_forged_token() {
 
 #[tokio::test]
 async fn oversized_headers_get_431_before_authentication() {
-    let h = Harness::start_with(|c| c.max_header_bytes = 4096).await;
+    let h = Harness::start_with(|c| {
+        (c.max_token_bytes, c.max_saml_bytes) = (2048, 2048);
+        c.max_header_bytes = 4096;
+    })
+    .await;
     let auth = format!("Bearer {}", h.token("alice"));
     let padding = "p".repeat(5000);
     let r = h

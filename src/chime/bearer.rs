@@ -8,7 +8,9 @@ pub const BEARER_HEADER: &str = "x-amz-chime-bearer";
 
 /// What to do with a client-supplied `x-amz-chime-bearer` that names someone else
 /// (`chime.bearer`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BearerMode {
     /// Refuse with 403 `bearer_mismatch`.

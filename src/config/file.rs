@@ -2,6 +2,7 @@
 //! behaviour lives here. Every key named here is public interface: extend, never rename.
 
 pub use crate::chime::BearerMode;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,7 +11,7 @@ use url::Url;
 /// Requests larger than this are refused with 413 before any STS call (Chime messages are ≤ 4 KB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Proxy listener for client calls.
@@ -89,7 +90,7 @@ pub struct Config {
 }
 
 /// CORS for browser apps on other origins.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorsConfig {
     /// Exact origins (`https://app.example.com`), or `"*"` when `allow_credentials` is false.
@@ -102,7 +103,7 @@ pub struct CorsConfig {
 }
 
 /// Support for clients that cannot be changed.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompatConfig {
     /// Stock AWS SDKs configured with placeholder keys and the user's JWT as session token:
@@ -112,18 +113,44 @@ pub struct CompatConfig {
     pub session_token_auth: bool,
 }
 
-/// The proxy listener's certificate.
-#[derive(Debug, Clone, Deserialize)]
+/// The proxy listener's certificate (and, with `admin`, the admin listener's).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// PEM certificate chain, leaf first.
     pub cert_file: std::path::PathBuf,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1).
     pub key_file: std::path::PathBuf,
+    /// PEM CA certificates: when set, the proxy listener requires a client certificate they issued.
+    #[serde(default)]
+    pub client_ca_file: Option<std::path::PathBuf>,
+    /// The files are re-read this often; a changed set that loads is used for new connections.
+    #[serde(default = "default_tls_reload")]
+    pub reload_interval_seconds: u64,
+    /// Serve the admin listener over TLS too, with the same certificate (no client certificates).
+    #[serde(default)]
+    pub admin: bool,
+}
+
+impl TlsConfig {
+    /// A certificate and key with every other key at its default.
+    pub fn new(cert_file: std::path::PathBuf, key_file: std::path::PathBuf) -> Self {
+        TlsConfig {
+            cert_file,
+            key_file,
+            client_ca_file: None,
+            reload_interval_seconds: default_tls_reload(),
+            admin: false,
+        }
+    }
+}
+
+fn default_tls_reload() -> u64 {
+    10
 }
 
 /// `POST /credentials`: hands the caller's session credentials to clients that sign themselves.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VendingConfig {
     /// Off by default: proxying keeps credentials out of clients entirely.
@@ -131,7 +158,7 @@ pub struct VendingConfig {
     pub enabled: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     /// Signing region for Chime messaging.
@@ -149,7 +176,7 @@ pub struct UpstreamConfig {
     pub ca_file: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerConfig {
     /// Exact `iss` value; also the base for OIDC discovery.
@@ -168,6 +195,7 @@ pub struct IssuerConfig {
     pub token_use: Option<TokenUse>,
     /// Claims that must be present with exactly these values, e.g. `email_verified = true`.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub required_claims: BTreeMap<String, toml::Value>,
     /// Refuse tokens issued (`iat`) longer ago than this; such tokens must carry `iat`.
     pub max_token_age_seconds: Option<u64>,
@@ -180,7 +208,7 @@ pub struct IssuerConfig {
 }
 
 /// A SAML 2.0 IdP: its signing certificates and what its assertions must say about us.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SamlIdpConfig {
     /// Exact `<Issuer>` of the IdP's assertions (its entity ID).
@@ -208,12 +236,13 @@ pub struct SamlIdpConfig {
     pub claims: BTreeMap<String, String>,
     /// Claims that must be present with exactly these values.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub required_claims: BTreeMap<String, toml::Value>,
     /// Refuse assertions issued (`IssueInstant`) longer ago than this.
     pub max_assertion_age_seconds: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenUse {
     Id,
@@ -229,7 +258,7 @@ impl TokenUse {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StsConfig {
     pub role_arn: String,
@@ -267,7 +296,7 @@ pub struct StsConfig {
     pub session_policy: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChimeConfig {
     pub app_instance_arn: String,
@@ -307,8 +336,9 @@ pub struct ChimeConfig {
     pub require_user_id_tag: bool,
 }
 
+/// Above `max_saml_bytes` (64 KiB), with room for the other headers.
 fn default_max_header_bytes() -> usize {
-    64 * 1024
+    96 * 1024
 }
 fn default_connect_timeout() -> u64 {
     5

@@ -1,5 +1,6 @@
 //! Reading the configuration file. Never opens sockets or calls AWS.
 
+use super::layers::{Layered, Overlay, layer};
 use super::{Config, Settings, validate};
 use std::path::{Path, PathBuf};
 
@@ -19,13 +20,14 @@ pub enum ConfigError {
     Invalid(Vec<String>),
 }
 
-/// Reads, parses and validates the file at `path`.
-pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+/// Reads the file at `path`, layers `overlay` over it, and validates the result.
+pub fn load(path: &Path, overlay: &Overlay) -> Result<(Settings, Layered), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
     })?;
-    from_toml(&text)
+    let layered = layer(&text, overlay)?;
+    Ok((validate(&layered.config)?, layered))
 }
 
 /// Parses and validates TOML text.

@@ -54,19 +54,14 @@ pub struct CorsSettings {
     pub max_age: Duration,
 }
 
-/// The proxy listener's certificate and key, read at load time.
-#[derive(Clone)]
+/// The listeners' TLS files, loaded once at validation (so a bad set fails start-up).
+#[derive(Debug, Clone)]
 pub struct TlsSettings {
-    pub cert_chain: Vec<CertificateDer<'static>>,
-    pub key: Arc<rustls::pki_types::PrivateKeyDer<'static>>,
-}
-
-impl std::fmt::Debug for TlsSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsSettings")
-            .field("certificates", &self.cert_chain.len())
-            .finish_non_exhaustive()
-    }
+    pub files: crate::tls::TlsFiles,
+    pub initial: Arc<crate::tls::Loaded>,
+    pub reload_interval: Duration,
+    /// The admin listener serves TLS too.
+    pub admin: bool,
 }
 
 /// Connection-level limits of the proxy listener.
@@ -80,7 +75,7 @@ pub struct ServerSettings {
     pub max_head_buffer: usize,
     /// How long in-flight requests may finish once shutdown begins.
     pub shutdown_grace: Duration,
-    /// TLS on the proxy listener (the admin listener stays plain).
+    /// TLS on the proxy listener (and the admin listener, when `tls.admin`).
     pub tls: Option<TlsSettings>,
 }
 

@@ -7,6 +7,7 @@
 use crate::config::settings::ServerSettings;
 use crate::error::ProxyBody;
 use crate::metrics::{Metrics, Timeout};
+use crate::tls::ListenerTls;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -31,12 +32,13 @@ pub async fn serve<H, F>(
     handler: H,
     mut shutdown: watch::Receiver<bool>,
     limits: ServerSettings,
+    tls: Option<ListenerTls>,
     metrics: Arc<Metrics>,
 ) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
-    let listening = Listening::new(&limits, metrics);
+    let listening = Listening::new(&limits, tls, metrics);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     loop {
@@ -79,14 +81,14 @@ pub async fn serve<H, F>(
 #[derive(Clone)]
 struct Listening {
     builder: auto::Builder<TokioExecutor>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<ListenerTls>,
     idle: Duration,
     handshake: Duration,
     metrics: Arc<Metrics>,
 }
 
 impl Listening {
-    fn new(limits: &ServerSettings, metrics: Arc<Metrics>) -> Self {
+    fn new(limits: &ServerSettings, tls: Option<ListenerTls>, metrics: Arc<Metrics>) -> Self {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -99,11 +101,6 @@ impl Listening {
             .keep_alive_interval(limits.http2_keepalive)
             .keep_alive_timeout(limits.http2_keepalive)
             .max_header_list_size(limits.max_head_buffer as u32);
-        let tls = limits.tls.as_ref().map(|t| {
-            let config = crate::config::server_config(&t.cert_chain, &t.key)
-                .expect("the certificate and key were checked at load");
-            tokio_rustls::TlsAcceptor::from(Arc::new(config))
-        });
         Listening {
             builder,
             tls,
@@ -146,8 +143,10 @@ impl Listening {
                     let conn = self.builder.serve_connection_with_upgrades(io, service);
                     watcher.watch(conn.into_owned()).await
                 }
-                Some(acceptor) => {
-                    let handshake = tokio::time::timeout(self.handshake, acceptor.accept(tracked));
+                Some(tls) => {
+                    // The config current now: a reloaded certificate serves new connections.
+                    let accept = tls.acceptor().accept(tracked);
+                    let handshake = tokio::time::timeout(self.handshake, accept);
                     let Ok(Ok(stream)) = handshake.await else {
                         return Ok(());
                     };

@@ -72,7 +72,22 @@ impl Harness {
         Self::start_full(|_, c| edit(c), Some(Arc::new(clock))).await
     }
 
+    /// As [`Harness::start_with`], without waiting for `/readyz` over plain HTTP (for an admin
+    /// listener that speaks TLS).
+    pub async fn start_unready(edit: impl FnOnce(&mut Config)) -> Self {
+        Self::launch(|_, c| edit(c), None).await
+    }
+
     async fn start_full(
+        edit: impl FnOnce(&StandIns, &mut Config),
+        clock: Option<stsgate::clock::SharedClock>,
+    ) -> Self {
+        let h = Self::launch(edit, clock).await;
+        h.wait_ready().await;
+        h
+    }
+
+    async fn launch(
         edit: impl FnOnce(&StandIns, &mut Config),
         clock: Option<stsgate::clock::SharedClock>,
     ) -> Self {
@@ -88,13 +103,11 @@ impl Harness {
         };
         let gateway = stsgate::app::start(settings, overrides).await.unwrap();
         let client = Client::builder(TokioExecutor::new()).build_http();
-        let h = Harness {
+        Harness {
             standins,
             gateway,
             client,
-        };
-        h.wait_ready().await;
-        h
+        }
     }
 
     pub fn token(&self, sub: &str) -> String {

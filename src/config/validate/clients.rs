@@ -4,8 +4,7 @@
 use super::{Problems, check_url};
 use crate::config::Config;
 use crate::config::settings::{CorsSettings, TlsSettings};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use crate::tls::TlsFiles;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -67,35 +66,22 @@ pub(super) fn public_host(c: &Config, p: &mut Problems) -> Option<String> {
 
 pub(super) fn tls(c: &Config, p: &mut Problems) -> Option<TlsSettings> {
     let t = c.tls.as_ref()?;
-    let certs = p.check("tls.cert_file", super::read_pem_certificates(&t.cert_file));
-    let key = p.check(
-        "tls.key_file",
-        PrivateKeyDer::from_pem_file(&t.key_file)
-            .map_err(|e| format!("{}: no usable private key: {e}", t.key_file.display())),
-    );
-    let (cert_chain, key) = (certs?, key?);
-    // The pair must belong together: rustls checks it when building a server config.
-    if let Err(e) = server_config(&cert_chain, &key) {
-        p.bad("tls.key_file", format!("does not match tls.cert_file: {e}"));
-        return None;
+    p.positive(&[("tls.reload_interval_seconds", t.reload_interval_seconds)]);
+    let files = TlsFiles {
+        cert_file: t.cert_file.clone(),
+        key_file: t.key_file.clone(),
+        client_ca_file: t.client_ca_file.clone(),
+    };
+    match files.load() {
+        Ok(initial) => Some(TlsSettings {
+            files,
+            initial: Arc::new(initial),
+            reload_interval: Duration::from_secs(t.reload_interval_seconds),
+            admin: t.admin,
+        }),
+        Err(e) => {
+            p.bad(e.key, e.why);
+            None
+        }
     }
-    Some(TlsSettings {
-        cert_chain,
-        key: Arc::new(key),
-    })
-}
-
-/// The proxy listener's rustls config: aws-lc-rs, HTTP/2 and HTTP/1.1 by ALPN.
-pub fn server_config(
-    chain: &[CertificateDer<'static>],
-    key: &PrivateKeyDer<'static>,
-) -> Result<rustls::ServerConfig, rustls::Error> {
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_no_client_auth()
-    .with_single_cert(chain.to_vec(), key.clone_key())?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
 }

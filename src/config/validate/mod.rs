@@ -17,7 +17,6 @@ use super::settings::{IdentitySettings, Settings};
 use url::Url;
 
 pub use certs::read_pem_certificates;
-pub use clients::server_config;
 
 /// Every problem found, each as `key: why`.
 #[derive(Default)]

@@ -54,6 +54,20 @@ pub(super) fn proxy(c: &Config, p: &mut Problems) -> ProxySettings {
             "at least 4096 (SDK requests carry a few KiB of headers)",
         );
     }
+    // A credential of the largest size allowed must fit in the headers that carry it.
+    let credential = match c.saml_idps.is_empty() {
+        true => ("max_token_bytes", c.max_token_bytes),
+        false => ("max_saml_bytes", c.max_saml_bytes.max(c.max_token_bytes)),
+    };
+    if c.max_header_bytes <= credential.1 {
+        p.bad(
+            "max_header_bytes",
+            format!(
+                "must exceed {} ({}) so such a credential can arrive",
+                credential.0, credential.1
+            ),
+        );
+    }
     ProxySettings {
         max_body_bytes: c.max_body_bytes,
         max_header_bytes: c.max_header_bytes,
