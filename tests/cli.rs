@@ -98,6 +98,11 @@ fn config_errors_stop_start_up_and_name_the_key() {
             "[[saml_idps]]\nentity_id = \"https://idp\"\nmetadata_file = \"/nonexistent.xml\"\naudiences = [\"a\"]\nrecipients = []\n\n[sts]",
             "saml_idps[0].recipients",
         ),
+        (
+            "[compat]",
+            "[tls]\ncert_file = \"/nonexistent/tls.crt\"\nkey_file = \"/nonexistent/tls.key\"\n\n[compat]",
+            "tls.cert_file: cannot read /nonexistent/tls.crt",
+        ),
     ];
     for (from, to, key) in cases {
         let text = sample_config().replacen(from, to, 1);
