@@ -76,26 +76,26 @@ fn the_example_config_is_valid_via_flag_and_env() {
 #[test]
 fn config_errors_stop_start_up_and_name_the_key() {
     let cases = [
-        ("[sts]", "[sts]\nrole_arm = \"typo\"", "role_arm"),
+        ("\n[sts]", "\n[sts]\nrole_arm = \"typo\"", "role_arm"),
         (
-            "arn:aws:iam::111122223333:role/",
-            "arn:aws:iam::111122223333:user/",
+            "\nrole_arn = \"arn:aws:iam::111122223333:role/",
+            "\nrole_arn = \"arn:aws:iam::111122223333:user/",
             "sts.role_arn",
         ),
         (":app-instance/", ":bogus/", "chime.app_instance_arn"),
         (
-            "duration_seconds = 3600",
-            "duration_seconds = 60",
+            "\nduration_seconds = 3600",
+            "\nduration_seconds = 60",
             "sts.duration_seconds",
         ),
         (
-            "[sts]",
-            "[[saml_idps]]\nentity_id = \"https://idp\"\ncertificate_files = [\"/nonexistent.pem\"]\naudiences = [\"a\"]\nrecipients = [\"r\"]\n\n[sts]",
+            "\n[sts]",
+            "\n[[saml_idps]]\nentity_id = \"https://idp\"\ncertificate_files = [\"/nonexistent.pem\"]\naudiences = [\"a\"]\nrecipients = [\"r\"]\n\n[sts]",
             "saml_idps[0].certificate_files",
         ),
         (
-            "[sts]",
-            "[[saml_idps]]\nentity_id = \"https://idp\"\nmetadata_file = \"/nonexistent.xml\"\naudiences = [\"a\"]\nrecipients = []\n\n[sts]",
+            "\n[sts]",
+            "\n[[saml_idps]]\nentity_id = \"https://idp\"\nmetadata_file = \"/nonexistent.xml\"\naudiences = [\"a\"]\nrecipients = []\n\n[sts]",
             "saml_idps[0].recipients",
         ),
         (
@@ -109,12 +109,9 @@ fn config_errors_stop_start_up_and_name_the_key() {
         assert_ne!(text, sample_config(), "case {key} did not apply");
         let f = write_config(&text);
         for cmd in [&["run"][..], &[][..]] {
-            let out = stsgate()
-                .args(cmd)
-                .arg("--config")
-                .arg(f.path())
-                .output()
-                .unwrap();
+            let out = crate::support::output_of_exiting(
+                stsgate().args(cmd).arg("--config").arg(f.path()),
+            );
             assert_eq!(out.status.code(), Some(78), "{key}");
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(err.contains(key), "{key} not named in: {err}");

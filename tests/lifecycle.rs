@@ -106,12 +106,12 @@ fn a_port_in_use_stops_start_up_naming_it() {
     );
     let f = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(f.path(), config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stsgate"))
-        .arg("--config")
-        .arg(f.path())
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
+    let out = crate::support::output_of_exiting(
+        Command::new(env!("CARGO_BIN_EXE_stsgate"))
+            .arg("--config")
+            .arg(f.path())
+            .env_remove("RUST_LOG"),
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

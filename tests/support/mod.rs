@@ -214,3 +214,41 @@ pub fn access_key_of(r: &stsgate_standins::standin::ReceivedRequest) -> String {
         .expect("Credential= in Authorization");
     credential.split('/').next().unwrap_or_default().to_owned()
 }
+
+/// Runs a command that is expected to exit (a start-up failure, `check`, `--help`) and returns
+/// its output, killing it and failing the test if it is still running after 30 s: a config that
+/// unexpectedly validates starts a server, which must fail the test rather than hang the suite.
+pub fn output_of_exiting(cmd: &mut std::process::Command) -> std::process::Output {
+    let stdout = tempfile::tempfile().unwrap();
+    let stderr = tempfile::tempfile().unwrap();
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout.try_clone().unwrap())
+        .stderr(stderr.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("{cmd:?} was still running after 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let read = |mut f: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut v = Vec::new();
+        f.rewind().unwrap();
+        f.read_to_end(&mut v).unwrap();
+        v
+    };
+    std::process::Output {
+        status,
+        stdout: read(stdout),
+        stderr: read(stderr),
+    }
+}

@@ -96,7 +96,10 @@ fn the_largest_allowed_credential_fits_in_the_header_limit() {
     let mut c = crate::config::parse(SAMPLE).unwrap();
     c.max_header_bytes = c.max_token_bytes;
     let e = crate::config::validate(&c).unwrap_err().to_string();
-    assert!(e.contains("max_header_bytes: must exceed max_token_bytes"), "{e}");
+    assert!(
+        e.contains("max_header_bytes: must exceed max_token_bytes"),
+        "{e}"
+    );
     c.max_header_bytes = c.max_token_bytes + 4096;
     assert!(crate::config::validate(&c).is_ok());
 }
