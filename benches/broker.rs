@@ -52,6 +52,7 @@ fn spec(i: usize) -> SessionSpec {
         policy: None,
         user_arn: format!("arn:aws:chime:us-east-1:111122223333:app-instance/ai/user/user-{i:08}")
             .into(),
+        ..Default::default()
     }
 }
 

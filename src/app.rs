@@ -4,7 +4,8 @@
 use crate::admin::{self, Readiness};
 use crate::broker::{AwsSts, SessionBroker, StsClient};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Settings;
+use crate::config::{Settings, StsMode};
+use crate::guests::{AppInstanceUsers, Guests};
 use crate::http_client::HttpClient;
 use crate::identity::{Authenticator, IssuerKeys};
 use crate::metrics::Metrics;
@@ -88,7 +89,21 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
         background.spawn(keep_keys_fresh(keys));
     }
     let (sts, readiness) = (parts.sts.clone(), parts.readiness.clone());
-    background.spawn(async move { probe_base_credentials(&sts, &readiness).await });
+    // Web-identity providers use the callers' own credentials: stsgate then may have none.
+    let needs_own_credentials = settings
+        .mapping
+        .providers
+        .iter()
+        .any(|p| p.sts_mode == StsMode::AssumeRole)
+        || settings
+            .guests
+            .as_ref()
+            .is_some_and(|g| g.create_users.is_some());
+    if needs_own_credentials {
+        background.spawn(async move { probe_base_credentials(&sts, &readiness).await });
+    } else {
+        readiness.set_base_credentials(Ok(()));
+    }
 
     let gateway = Arc::new(Gateway::new(&settings, parts.stages));
     let metrics = parts.metrics.clone();
@@ -170,7 +185,12 @@ impl Parts {
         );
         let sts = Arc::new(AwsSts::new(&s.sts, overrides.base_credentials.clone()).await);
         let auth = Authenticator::new(&s.identity, &http, clock.clone(), metrics.clone());
-        let issuer_keys: Vec<Arc<IssuerKeys>> = auth.issuers().map(|v| v.keys().clone()).collect();
+        // Readiness waits for real issuers' keys; the guests' own key is always there.
+        let issuer_keys: Vec<Arc<IssuerKeys>> = auth
+            .issuers()
+            .map(|v| v.keys().clone())
+            .filter(|k| k.issuer() != crate::guests::ISSUER)
+            .collect();
         let saml_idps = s.identity.saml_idps.iter().map(|i| i.entity_id.clone());
         let readiness = Arc::new(Readiness::new(issuer_keys.clone(), saml_idps.collect()));
         let broker = SessionBroker::new(
@@ -179,7 +199,22 @@ impl Parts {
             clock.clone(),
             s.broker.clone(),
         );
+        let guests = s.guests.as_ref().map(|g| {
+            let users = g.create_users.as_ref().map(|(endpoint, days)| {
+                let credentials = sts.base_credentials();
+                AppInstanceUsers::new(
+                    endpoint.clone(),
+                    &s.upstream.region,
+                    s.mapping.app_instance_arn.clone(),
+                    *days,
+                    http.clone(),
+                    credentials,
+                )
+            });
+            Arc::new(Guests::new(g, &s.upstream.region, users, clock.clone()))
+        });
         let stages = Stages {
+            guests,
             verifier: Arc::new(auth),
             sessions: Arc::new(broker.clone()),
             transport: Arc::new(http.clone()),

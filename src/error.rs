@@ -68,12 +68,27 @@ pub enum GatewayError {
     RateLimited { retry_after: u64 },
     #[error("request headers larger than {0} bytes")]
     HeadersTooLarge(usize),
+    #[error("too many guest tokens for this address; retry in {retry_after} s")]
+    GuestsRateLimited { retry_after: u64 },
     #[error(transparent)]
     Sts(#[from] StsError),
     #[error(transparent)]
     Sign(#[from] SignError),
     #[error("upstream request failed: {0}")]
     Upstream(FetchError),
+}
+
+impl From<crate::guests::GuestError> for GatewayError {
+    fn from(e: crate::guests::GuestError) -> Self {
+        match e {
+            crate::guests::GuestError::RateLimited(retry_after) => {
+                GatewayError::GuestsRateLimited { retry_after }
+            }
+            crate::guests::GuestError::CreateUser(e) => {
+                GatewayError::Upstream(FetchError::Transport(e.to_string()))
+            }
+        }
+    }
 }
 
 impl From<RequestError> for GatewayError {
@@ -95,6 +110,7 @@ impl GatewayError {
             GatewayError::Identity(IdentityError::Oversize) => Limit::CredentialBytes,
             GatewayError::Identity(IdentityError::VerifierBusy) => Limit::SamlQueue,
             GatewayError::RateLimited { .. } => Limit::UserRate,
+            GatewayError::GuestsRateLimited { .. } => Limit::GuestsPerMinute,
             GatewayError::TooManySockets(_) => Limit::UserSockets,
             _ => return None,
         })
@@ -115,9 +131,9 @@ impl GatewayError {
             GatewayError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             GatewayError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            GatewayError::TooManySockets(_) | GatewayError::RateLimited { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            GatewayError::TooManySockets(_)
+            | GatewayError::RateLimited { .. }
+            | GatewayError::GuestsRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             GatewayError::Sts(e) => match e.kind {
                 StsErrorKind::Denied | StsErrorKind::Invalid => StatusCode::FORBIDDEN,
@@ -140,6 +156,7 @@ impl GatewayError {
             }
             GatewayError::Identity(IdentityError::VerifierBusy) => "overloaded",
             GatewayError::Identity(_) => "invalid_token",
+            GatewayError::Mapping(MappingError::NoRoleMatched) => "no_role_matched",
             GatewayError::Mapping(_) => "identity_not_mappable",
             GatewayError::Bearer(_) => "bearer_mismatch",
             GatewayError::OperationNotAllowed(_) => "operation_not_allowed",
@@ -150,7 +167,9 @@ impl GatewayError {
             GatewayError::BadRequest(_) => "bad_request",
             GatewayError::TooManySockets(_) => "too_many_sockets",
             GatewayError::OriginNotAllowed(_) => "origin_not_allowed",
-            GatewayError::RateLimited { .. } => "rate_limited",
+            GatewayError::RateLimited { .. } | GatewayError::GuestsRateLimited { .. } => {
+                "rate_limited"
+            }
             GatewayError::HeadersTooLarge(_) => "headers_too_large",
             GatewayError::Sts(e) => match e.kind {
                 StsErrorKind::Denied | StsErrorKind::Invalid => "sts_denied",
@@ -236,7 +255,9 @@ impl GatewayError {
                 );
             }
         }
-        if let GatewayError::RateLimited { retry_after } = self {
+        if let GatewayError::RateLimited { retry_after }
+        | GatewayError::GuestsRateLimited { retry_after } = self
+        {
             h.insert(header::RETRY_AFTER, (*retry_after).into());
         } else if status == StatusCode::SERVICE_UNAVAILABLE
             || status == StatusCode::TOO_MANY_REQUESTS
@@ -315,6 +336,7 @@ mod tests {
                 "unsupported_media_type",
             ),
             (GatewayError::TooManySockets(10), 429, "too_many_sockets"),
+            (MappingError::NoRoleMatched.into(), 403, "no_role_matched"),
             (
                 GatewayError::RateLimited { retry_after: 2 },
                 429,

@@ -2,6 +2,7 @@
 //! demo. No request logic lives here.
 
 mod demo;
+mod explain;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -62,6 +63,22 @@ enum Command {
     /// Validate the configuration, print every key with its value and source, and exit.
     #[command(visible_alias = "check-config")]
     Check,
+    /// Show what a credential maps to (provider, identity ID, role rules, role, tags, session,
+    /// AppInstanceUser, operations) without calling STS.
+    Explain {
+        /// A JWT; `-` reads it from stdin.
+        #[arg(long, conflicts_with = "saml_file")]
+        token: Option<String>,
+        /// A SAML Response or Assertion (XML, or base64 as clients send it).
+        #[arg(long)]
+        saml_file: Option<PathBuf>,
+        /// Decode the JWT without checking its signature or claims (clearly marked).
+        #[arg(long)]
+        no_verify: bool,
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -91,6 +108,23 @@ fn main() -> ExitCode {
                         tracing::warn!(variable = %name, "names no config key; ignored");
                     }
                     report(run(settings).await)
+                }
+                Err(code) => code,
+            },
+            Command::Explain {
+                token,
+                saml_file,
+                no_verify,
+                json,
+            } => match load(cli.config, cli.set) {
+                Ok((settings, _)) => {
+                    let r = explain::Request {
+                        token,
+                        saml_file,
+                        no_verify,
+                        json,
+                    };
+                    explain::run(settings, r).await
                 }
                 Err(code) => code,
             },

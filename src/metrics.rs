@@ -60,6 +60,7 @@ label_set!(
         UserRate => "max_requests_per_user_per_second",
         UserSockets => "websocket_max_per_user",
         SamlQueue => "saml_queue_timeout",
+        GuestsPerMinute => "guests.max_per_minute",
     }
 );
 
@@ -137,6 +138,8 @@ pub struct Metrics {
     pub connection_timeouts: Counters<Timeout>,
     /// Requests refused by a request limit (they also count in `requests_total`).
     pub limit_refusals: Counters<Limit>,
+    /// `POST /guest` answers that issued a guest token.
+    pub guest_tokens_issued: IntCounter,
     /// Changed TLS files that were loaded, or refused (the old certificate stays).
     pub tls_reloads: Counters<Outcome>,
     /// The serving certificate's notAfter (Unix seconds); 0 without TLS.
@@ -261,6 +264,10 @@ const LIMITS: Def = (
     "Requests refused by a configured limit, by limit",
 );
 
+const GUESTS: Def = (
+    "stsgate_guest_tokens_issued_total",
+    "Guest tokens issued by POST /guest",
+);
 const TLS_RELOADS: Def = (
     "stsgate_tls_reloads_total",
     "Changed TLS certificate files, by result (failed: the previous certificate stays)",
@@ -347,6 +354,7 @@ impl Metrics {
             connections_refused: b.counter(REFUSED),
             connection_timeouts: b.counters(TIMEOUTS, "kind"),
             limit_refusals: b.counters(LIMITS, "limit"),
+            guest_tokens_issued: b.counter(GUESTS),
             tls_reloads: b.counters(TLS_RELOADS, "result"),
             tls_not_after: b.gauge(TLS_NOT_AFTER),
             registry: b.0,

@@ -477,3 +477,97 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
         "generated: {refused}"
     );
 }
+
+/// Runs the binary off the runtime (the stand-ins it talks to live on it).
+async fn run_stsgate(args: Vec<String>, stdin: Option<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let mut child = stsgate()
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = stdin {
+            std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn explain_shows_what_a_token_maps_to_without_calling_sts() {
+    let standins = StandIns::start(Arc::new(crate::support::sigv4::IndependentCheck))
+        .await
+        .unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let config = write_config(&standins.config_toml(any, any));
+    let path = config.path().to_str().unwrap().to_owned();
+    let token = standins.idp.token_for("alice", AUDIENCE);
+    let args = |extra: &[&str]| {
+        let mut a = vec!["explain".to_owned(), "--config".to_owned(), path.clone()];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let out = run_stsgate(args(&["--token", &token]), None).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "provider:          oidc (authenticated:oidc)",
+        "role:              arn:aws:iam::111122223333:role/ChimeMessagingSampleAppUserRole",
+        "session name:      alice",
+        "  my_applications_user_id = alice",
+        "/user/alice",
+        "allowed operations: ",
+        "result:            mapped (STS was not called)",
+    ] {
+        assert!(text.contains(line), "{line:?} missing:\n{text}");
+    }
+    assert!(!text.contains(&token), "the token is not printed");
+    // JSON, with the token on stdin (out of the shell's history).
+    let out = run_stsgate(args(&["--token", "-", "--json"]), Some(token.clone())).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verified"], true);
+    assert_eq!(
+        v["identity_id"].as_str().unwrap().len(),
+        "us-east-1:".len() + 36
+    );
+    assert!(
+        v["app_instance_user_arn"]
+            .as_str()
+            .unwrap()
+            .ends_with("/user/alice")
+    );
+    // A token whose signature fails is refused, unless --no-verify (and then marked).
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    let out = run_stsgate(args(&["--token", &forged]), None).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401 invalid_token"));
+    let out = run_stsgate(args(&["--token", &forged, "--no-verify"]), None).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.starts_with("WARNING: --no-verify"), "{text}");
+    // A SAML assertion from a file.
+    let saml = write_config(&standins.saml_assertion_for("bob"));
+    let file = saml.path().to_str().unwrap();
+    let out = run_stsgate(args(&["--saml-file", file]), None).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("provider:          saml (authenticated:saml)"),
+        "{text}"
+    );
+    assert!(text.contains("/user/bob"), "{text}");
+    assert!(standins.sts.calls().is_empty(), "explain never calls STS");
+}

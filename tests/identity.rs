@@ -45,6 +45,7 @@ async fn several_issuers_each_by_its_exact_iss() {
     let second = IdpStandIn::start().await.unwrap();
     let h = Harness::start_with(|c| {
         let mut other = c.issuers[0].clone();
+        other.name = Some("other".into());
         other.issuer = second.issuer.clone();
         other.audiences = vec!["second-app".into()];
         c.issuers.push(other);

@@ -189,6 +189,7 @@ async fn an_issuer_whose_keys_never_loaded_costs_no_fetch_per_forged_token() {
     dead.set_jwks_down(true);
     let h = Harness::start_with(|c| {
         let mut other = c.issuers[0].clone();
+        other.name = Some("other".into());
         other.issuer = dead.issuer.clone();
         c.issuers.push(other);
     })

@@ -19,6 +19,7 @@ mod identity;
 mod lifecycle;
 mod limits;
 mod listener_tls;
+mod providers;
 mod rejections;
 mod request_path;
 mod saml;

@@ -5,15 +5,14 @@
 use super::credentials::SessionCredentials;
 use crate::config::settings::StsSettings;
 use crate::http_client::error_chain;
-use crate::mapping::SessionSpec;
+use crate::mapping::{Exchange, SessionSpec};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sts::operation::assume_role::AssumeRoleError;
-use aws_sdk_sts::types::Tag;
+use aws_sdk_sts::types::{Credentials, PolicyDescriptorType, Tag};
 use std::time::{Duration, SystemTime};
 
 pub use crate::BoxFuture;
@@ -60,6 +59,9 @@ const KNOWN_CODES: &[&str] = &[
     "MalformedPolicyDocument",
     "PackedPolicyTooLarge",
     "ValidationError",
+    "InvalidIdentityToken",
+    "IDPRejectedClaim",
+    "IDPCommunicationError",
     "Throttling",
     "ThrottlingException",
     "RequestLimitExceeded",
@@ -84,7 +86,10 @@ impl StsError {
             .copied()
             .unwrap_or("other");
         let kind = match code {
-            "AccessDenied" | "RegionDisabledException" => StsErrorKind::Denied,
+            "AccessDenied"
+            | "RegionDisabledException"
+            | "InvalidIdentityToken"
+            | "IDPRejectedClaim" => StsErrorKind::Denied,
             "MalformedPolicyDocument" | "PackedPolicyTooLarge" | "ValidationError" => {
                 StsErrorKind::Invalid
             }
@@ -143,6 +148,11 @@ impl AwsSts {
         }
     }
 
+    /// stsgate's own credentials (for the Chime identity API), if a provider is configured.
+    pub fn base_credentials(&self) -> Option<SharedCredentialsProvider> {
+        self.base_credentials.clone()
+    }
+
     /// Resolves the proxy's own credentials once (readiness).
     pub async fn check_base_credentials(&self) -> Result<(), String> {
         let p = self
@@ -162,40 +172,112 @@ impl StsClient for AwsSts {
         spec: &'a SessionSpec,
     ) -> BoxFuture<'a, Result<SessionCredentials, StsError>> {
         Box::pin(async move {
-            let tags = spec
-                .tags
+            let policy_arns: Vec<PolicyDescriptorType> = spec
+                .policy_arns
                 .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| StsError::from_code("ValidationError", None, e.to_string()))?;
-            let out = self
-                .client
-                .assume_role()
-                .role_arn(&*spec.role_arn)
-                .role_session_name(&spec.session_name)
-                .duration_seconds(spec.duration_seconds)
-                .set_policy(spec.policy.as_deref().map(str::to_owned))
-                .set_tags(if tags.is_empty() { None } else { Some(tags) })
-                .send()
-                .await
-                .map_err(classify)?;
-            let c = out.credentials.ok_or_else(|| {
-                StsError::transport("bad_response", "AssumeRole returned no credentials".into())
-            })?;
-            let expires_at = SystemTime::try_from(c.expiration).map_err(|_| {
-                StsError::transport("bad_response", "Expiration out of range".into())
-            })?;
-            Ok(SessionCredentials::new(
-                c.access_key_id,
-                c.secret_access_key,
-                c.session_token,
-                expires_at,
-            ))
+                .map(|arn| PolicyDescriptorType::builder().arn(&**arn).build())
+                .collect();
+            let policy = spec.policy.as_deref().map(str::to_owned);
+            let c = match &spec.exchange {
+                Exchange::AssumeRole => self.assume(spec, policy, policy_arns).await?,
+                // Unsigned calls: the caller's credential is the authentication.
+                Exchange::WebIdentity(token) => {
+                    self.client
+                        .assume_role_with_web_identity()
+                        .role_arn(&*spec.role_arn)
+                        .role_session_name(&spec.session_name)
+                        .web_identity_token(&*token.secret)
+                        .duration_seconds(spec.duration_seconds)
+                        .set_policy(policy)
+                        .set_policy_arns(non_empty(policy_arns))
+                        .send()
+                        .await
+                        .map_err(classify)?
+                        .credentials
+                }
+                Exchange::Saml {
+                    principal_arn,
+                    assertion,
+                } => {
+                    self.client
+                        .assume_role_with_saml()
+                        .role_arn(&*spec.role_arn)
+                        .principal_arn(&**principal_arn)
+                        .saml_assertion(&*assertion.secret)
+                        .duration_seconds(spec.duration_seconds)
+                        .set_policy(policy)
+                        .set_policy_arns(non_empty(policy_arns))
+                        .send()
+                        .await
+                        .map_err(classify)?
+                        .credentials
+                }
+            };
+            session(c)
         })
     }
 }
 
-fn classify(e: SdkError<AssumeRoleError, HttpResponse>) -> StsError {
+impl AwsSts {
+    /// `AssumeRole` with stsgate's own credentials: tags, transitive keys, source identity.
+    async fn assume(
+        &self,
+        spec: &SessionSpec,
+        policy: Option<String>,
+        policy_arns: Vec<PolicyDescriptorType>,
+    ) -> Result<Option<Credentials>, StsError> {
+        let tags = spec
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StsError::from_code("ValidationError", None, e.to_string()))?;
+        let transitive: Vec<String> = spec
+            .transitive_tag_keys
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        Ok(self
+            .client
+            .assume_role()
+            .role_arn(&*spec.role_arn)
+            .role_session_name(&spec.session_name)
+            .duration_seconds(spec.duration_seconds)
+            .set_policy(policy)
+            .set_tags(non_empty(tags))
+            .set_policy_arns(non_empty(policy_arns))
+            .set_transitive_tag_keys(non_empty(transitive))
+            .set_source_identity(spec.source_identity.clone())
+            .send()
+            .await
+            .map_err(classify)?
+            .credentials)
+    }
+}
+
+/// STS's credentials as a session; a response without them is a bad response.
+fn session(c: Option<Credentials>) -> Result<SessionCredentials, StsError> {
+    let c =
+        c.ok_or_else(|| StsError::transport("bad_response", "STS returned no credentials".into()))?;
+    let expires_at = SystemTime::try_from(c.expiration)
+        .map_err(|_| StsError::transport("bad_response", "Expiration out of range".into()))?;
+    Ok(SessionCredentials::new(
+        c.access_key_id,
+        c.secret_access_key,
+        c.session_token,
+        expires_at,
+    ))
+}
+
+/// STS lists are left out when empty.
+fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+    (!v.is_empty()).then_some(v)
+}
+
+fn classify<E>(e: SdkError<E, HttpResponse>) -> StsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
     match &e {
         SdkError::ServiceError(se) => StsError::from_code(
             se.err().code().unwrap_or("unknown"),

@@ -92,6 +92,7 @@ fn spec(user: &str) -> SessionSpec {
         policy: None,
         user_arn: format!("arn:aws:chime:us-east-1:111122223333:app-instance/ai/user/{user}")
             .into(),
+        ..Default::default()
     }
 }
 

@@ -262,6 +262,13 @@ impl AllowList {
     pub fn contains(&self, name: &str) -> bool {
         self.0.contains(name)
     }
+
+    /// The names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> {
+        let mut names: Vec<&'static str> = self.0.iter().copied().collect();
+        names.sort_unstable();
+        names.into_iter()
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The configuration file as the operator wrote it: plain serde types with their defaults. No
 //! behaviour lives here. Every key named here is public interface: extend, never rename.
 
+pub use super::providers::*;
 pub use crate::chime::BearerMode;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -87,6 +88,8 @@ pub struct Config {
     pub compat: CompatConfig,
     /// A TLS listener instead of plain HTTP on `listen`.
     pub tls: Option<TlsConfig>,
+    /// Non-authenticated users (`POST /guest`). Off when absent.
+    pub guests: Option<GuestsConfig>,
 }
 
 /// CORS for browser apps on other origins.
@@ -205,6 +208,36 @@ pub struct IssuerConfig {
     /// The key set is refetched in the background this often (rotation without restarts).
     #[serde(default = "default_jwks_refresh")]
     pub jwks_refresh_seconds: u64,
+    // Who this provider's callers become (types in providers.rs; the same keys as [[saml_idps]]).
+    /// Short name: `{provider}` in templates, the `amr` tag, `stsgate explain`. Required once
+    /// more than one provider is configured.
+    pub name: Option<String>,
+    /// AppInstanceUserId template: `"{sub}"`, `"{provider}-{sub}"`, `"{identity_id}"`, any
+    /// `{claim}`. Default: `{chime.user_id_claim}`, or `{provider}-{…}` with several providers.
+    pub user_id: Option<String>,
+    /// `"default"`, `"rules"` or `"token"`.
+    #[serde(default)]
+    pub role: RoleMode,
+    /// This provider's default role; else `sts.role_arn`.
+    pub role_arn: Option<String>,
+    /// `role = "rules"`: evaluated in order, the first match wins (at most 25).
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+    /// No rule matched, or no usable role in the token: `"deny"` or `"default"`.
+    #[serde(default)]
+    pub ambiguous: Ambiguous,
+    /// `role = "token"`: the roles a token may choose.
+    #[serde(default)]
+    pub allowed_roles: Vec<String>,
+    /// Principal tags: `"off"`, `"default"` or `{ tag = "claim" }`. Default: `[session_tags]`.
+    pub tags: Option<TagsConfig>,
+    /// Multi-valued claims in tags are joined with this (tag characters only); refused when unset.
+    pub join_multi_valued: Option<String>,
+    /// The session's shape for this provider's callers, over `[sts]`.
+    #[serde(default)]
+    pub session: SessionConfig,
+    /// `"assume_role"` (stsgate's credentials) or `"web_identity"` (the caller's own). Default: `sts.mode`.
+    pub sts_mode: Option<StsMode>,
 }
 
 /// A SAML 2.0 IdP: its signing certificates and what its assertions must say about us.
@@ -240,6 +273,38 @@ pub struct SamlIdpConfig {
     pub required_claims: BTreeMap<String, toml::Value>,
     /// Refuse assertions issued (`IssueInstant`) longer ago than this.
     pub max_assertion_age_seconds: Option<u64>,
+    // Who this provider's callers become (types in providers.rs; the same keys as [[issuers]]).
+    /// Short name: `{provider}` in templates, the `amr` tag, `stsgate explain`. Required once
+    /// more than one provider is configured.
+    pub name: Option<String>,
+    /// AppInstanceUserId template: `"{sub}"`, `"{provider}-{sub}"`, `"{identity_id}"`, any
+    /// `{claim}`. Default: `{chime.user_id_claim}`, or `{provider}-{…}` with several providers.
+    pub user_id: Option<String>,
+    /// `"default"`, `"rules"` or `"token"`.
+    #[serde(default)]
+    pub role: RoleMode,
+    /// This provider's default role; else `sts.role_arn`.
+    pub role_arn: Option<String>,
+    /// `role = "rules"`: evaluated in order, the first match wins (at most 25).
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+    /// No rule matched, or no usable role in the token: `"deny"` or `"default"`.
+    #[serde(default)]
+    pub ambiguous: Ambiguous,
+    /// `role = "token"`: the roles a token may choose.
+    #[serde(default)]
+    pub allowed_roles: Vec<String>,
+    /// Principal tags: `"off"`, `"default"` or `{ tag = "claim" }`. Default: `[session_tags]`.
+    pub tags: Option<TagsConfig>,
+    /// Multi-valued claims in tags are joined with this (tag characters only); refused when unset.
+    pub join_multi_valued: Option<String>,
+    /// The session's shape for this provider's callers, over `[sts]`.
+    #[serde(default)]
+    pub session: SessionConfig,
+    /// `"assume_role"` (stsgate's credentials) or `"web_identity"` (the caller's own). Default: `sts.mode`.
+    pub sts_mode: Option<StsMode>,
+    /// `sts_mode = "web_identity"`: the IAM SAML provider of `AssumeRoleWithSAML`.
+    pub saml_provider_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
@@ -294,6 +359,17 @@ pub struct StsConfig {
     pub max_sessions: u64,
     /// Optional inline session policy (JSON) that scopes every session down further.
     pub session_policy: Option<String>,
+    /// Managed session policies on every session (at most 10).
+    #[serde(default)]
+    pub policy_arns: Vec<String>,
+    /// Session tag keys that persist through role chaining.
+    #[serde(default)]
+    pub transitive_tag_keys: Vec<String>,
+    /// Claim (or `{template}`) that becomes `SourceIdentity`.
+    pub source_identity: Option<String>,
+    /// `"assume_role"` or `"web_identity"`, for providers that do not say.
+    #[serde(default)]
+    pub mode: StsMode,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -305,6 +381,9 @@ pub struct ChimeConfig {
     pub user_id_claim: String,
     #[serde(default)]
     pub bearer: BearerMode,
+    /// The Chime SDK identity API (`[guests] create_app_instance_user`). Default:
+    /// `https://identity-chime.{upstream.region}.amazonaws.com`.
+    pub identity_endpoint: Option<Url>,
     /// Operations clients may call (IAM action names without `chime:`). Default: the 22 actions
     /// of the AWS sample's user-role policy, `Connect` (the WebSocket) included.
     pub allowed_operations: Option<Vec<String>>,

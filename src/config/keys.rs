@@ -173,26 +173,31 @@ mod tests {
         let mut prefix = String::new();
         let mut paths = Vec::new();
         for segment in cell.split('`').skip(1).step_by(2) {
+            // `[[a.b]] c` is `a[].b[].c`; `[a] c` is `a.c`.
+            let double = segment.starts_with("[[");
             let (table, rest) = match segment.strip_prefix('[') {
                 Some(s) => {
                     let (t, rest) = s.split_once(']').expect("closed table name");
-                    (
-                        Some(t.trim_matches(['[', ']'])),
-                        rest.trim_start_matches(']').trim(),
-                    )
+                    let t = t.trim_matches(['[', ']']);
+                    let t = if double {
+                        format!("{}[]", t.replace('.', "[]."))
+                    } else {
+                        t.to_owned()
+                    };
+                    (Some(t), rest.trim_start_matches(']').trim())
                 }
                 None => (None, segment),
             };
             let name = rest.split_whitespace().next().unwrap_or("");
-            let path = match table {
-                Some(t) if name.is_empty() || name.starts_with('<') => t.to_owned(),
+            let path = match &table {
+                Some(t) if name.is_empty() || name.starts_with('<') => t.clone(),
                 Some(t) => format!("{t}.{name}"),
                 None => format!("{prefix}{name}"),
             };
             if let Some(t) = table {
                 prefix = format!("{t}.");
             }
-            // Arrays of tables are `[[issuers]]` in TOML and `issuers[]` here.
+            // `[issuers.required_claims]` names a table inside `[[issuers]]`.
             let path = if known.contains(&path) {
                 path
             } else {

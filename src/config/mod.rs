@@ -8,6 +8,7 @@ mod file;
 pub mod keys;
 pub mod layers;
 mod load;
+mod providers;
 pub mod settings;
 mod validate;
 

@@ -25,6 +25,8 @@ pub struct Settings {
     pub broker: BrokerSettings,
     pub upstream: UpstreamSettings,
     pub chime: ChimeSettings,
+    /// `[guests]`: how guest tokens are issued (their provider is in `mapping`).
+    pub guests: Option<crate::guests::GuestSettings>,
 }
 
 /// The request path's own limits and switches.
@@ -110,6 +112,8 @@ pub struct IssuerSettings {
     pub refetch_interval: Duration,
     /// Background refresh period.
     pub refresh_interval: Duration,
+    /// A key set held in memory instead of fetched (stsgate's own guest tokens).
+    pub static_jwks: Option<Arc<[u8]>>,
 }
 
 pub use super::file::TokenUse;
@@ -144,14 +148,11 @@ pub enum SignatureMethod {
 /// Who a caller becomes: role, session name, tags, policy and Chime user.
 #[derive(Debug, Clone)]
 pub struct MappingSettings {
-    pub role_arn: Arc<str>,
-    pub session_name_claim: String,
-    /// Tag key → claim, in key order.
-    pub tags: Vec<(String, String)>,
-    pub duration_seconds: i32,
-    pub session_policy: Option<Arc<str>>,
     pub app_instance_arn: String,
-    pub user_id_claim: String,
+    /// The region in identity IDs (`upstream.region`).
+    pub region: String,
+    /// Every OIDC issuer, SAML IdP and the guests, by what their principals' `issuer` says.
+    pub providers: Vec<Arc<crate::mapping::Provider>>,
 }
 
 /// How stsgate reaches STS.

@@ -63,6 +63,8 @@ struct KeySet {
 
 pub struct IssuerKeys {
     issuer: String,
+    /// Keys held in memory (stsgate's own guest tokens): never fetched.
+    fixed: Option<Arc<KeySet>>,
     configured_jwks_uri: Option<Url>,
     http: HttpClient,
     metrics: Arc<Metrics>,
@@ -78,14 +80,19 @@ pub struct IssuerKeys {
 
 impl IssuerKeys {
     pub fn new(s: &IssuerSettings, http: HttpClient, metrics: Arc<Metrics>) -> Self {
+        let fixed = s
+            .static_jwks
+            .as_ref()
+            .map(|jwks| Arc::new(parse_key_set(jwks).expect("stsgate's own key set parses")));
         IssuerKeys {
+            fixed: fixed.clone(),
             issuer: s.issuer.clone(),
             configured_jwks_uri: s.jwks_uri.clone(),
             http,
             metrics,
             refetch_interval: s.refetch_interval,
             refresh_interval: s.refresh_interval,
-            current: RwLock::new(None),
+            current: RwLock::new(fixed),
             last_error: RwLock::new(None),
             fetch_gate: Mutex::new(None),
         }
@@ -180,6 +187,11 @@ impl IssuerKeys {
     }
 
     async fn fetch(&self) -> Result<KeySet, KeyError> {
+        if let Some(set) = &self.fixed {
+            return Ok(KeySet {
+                keys: set.keys.clone(),
+            });
+        }
         let uri = match &self.configured_jwks_uri {
             Some(u) => u.clone(),
             None => self.discover_jwks_uri().await?,

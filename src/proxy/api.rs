@@ -36,7 +36,7 @@ impl Gateway {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let op = op.ok_or(GatewayError::OperationNotAllowed(UNKNOWN))?;
-        self.allow(op.name)?;
+        self.allow(op.name, mapped)?;
         // The client's hop-by-hop headers go before any check (Connection may not name what
         // stsgate checks; that was refused already).
         strip_hop_by_hop(&mut parts.headers);

@@ -44,11 +44,8 @@ impl Gateway {
                 "this origin may not open the messaging WebSocket".into(),
             ));
         }
-        let principal = self.authenticate(parts, true).await?;
-        let mapped = self.mapper.map(&principal)?;
-        log.caller = Some(mapped.spec.user_arn.clone());
-        self.check_rate(&mapped.spec.user_arn)?;
-        self.allow(CONNECT)?;
+        let (principal, mapped) = self.identify(parts, true, log).await?;
+        self.allow(CONNECT, &mapped)?;
         let query = parts.uri.query();
         let named = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .filter(|(k, _)| k == "userArn")

@@ -13,8 +13,8 @@ use super::access_log::{AccessLine, REQUEST_ID, request_id};
 use super::cors::Cors;
 use super::inbound;
 use super::local;
-use super::rate::UserRate;
-use super::route::Route;
+use super::route::{Features, Route};
+use super::server::PeerAddr;
 use super::websocket::Bridge;
 use super::{Transport, Upstream};
 use crate::broker::Sessions;
@@ -22,10 +22,13 @@ use crate::chime::BearerMode;
 use crate::chime::operations::AllowList;
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::config::StsMode;
 use crate::error::{GatewayError, ProxyBody};
-use crate::identity::{Carriers, Principal, Verify, credential};
-use crate::mapping::Mapper;
+use crate::guests::Guests;
+use crate::identity::{Carriers, Credential, Principal, Verify, credential};
+use crate::mapping::{Credential as SecretCredential, Exchange, Mapped, Mapper};
 use crate::metrics::Metrics;
+use crate::rate::KeyedRate;
 use crate::signing::Signer;
 use bytes::Bytes;
 use http::request::Parts;
@@ -48,6 +51,8 @@ pub struct Stages {
     pub clock: SharedClock,
     /// Becomes true when stsgate shuts down (bridged sockets then close with 1001).
     pub shutdown: watch::Receiver<bool>,
+    /// `[guests]`: issues guest tokens (and their AppInstanceUsers).
+    pub guests: Option<Arc<Guests>>,
 }
 
 pub struct Gateway {
@@ -61,7 +66,8 @@ pub struct Gateway {
     pub(super) limits: RequestLimits,
     pub(super) cors: Option<Cors>,
     /// `max_requests_per_user_per_second`, when set.
-    pub(super) rate: Option<UserRate>,
+    pub(super) rate: Option<KeyedRate<Arc<str>>>,
+    guests: Option<Arc<Guests>>,
     saml_header: Option<HeaderName>,
     /// The 401 challenge names the `SAML` scheme too.
     accepts_saml: bool,
@@ -136,9 +142,13 @@ impl Gateway {
                 body_read_timeout: s.proxy.body_read_timeout,
             },
             cors: s.proxy.cors.clone().map(Cors::new),
-            rate: UserRate::new(s.proxy.max_requests_per_user_per_second),
+            rate: {
+                let per_second = f64::from(s.proxy.max_requests_per_user_per_second);
+                KeyedRate::new(per_second, per_second)
+            },
             saml_header: s.identity.saml_header.clone(),
             accepts_saml: !s.identity.saml_idps.is_empty(),
+            guests: stages.guests,
             metrics: stages.metrics,
             clock: stages.clock,
         }
@@ -155,8 +165,12 @@ impl Gateway {
             .cors
             .as_ref()
             .and_then(|c| c.allowed_origin(req.headers()));
-        let (vending, cors) = (self.limits.vending, self.cors.is_some());
-        let route = Route::of(req.method(), req.uri(), req.headers(), vending, cors);
+        let on = Features {
+            vending: self.limits.vending,
+            cors: self.cors.is_some(),
+            guests: self.guests.is_some(),
+        };
+        let route = Route::of(req.method(), req.uri(), req.headers(), on);
         let mut log = RequestLog {
             request_id: request_id(req.headers()),
             upstream: None,
@@ -190,13 +204,13 @@ impl Gateway {
         }
         inbound::check_header_size(&parts, self.limits.max_header_bytes)?;
         inbound::check_connection(&parts.headers)?;
-        if let Route::Connect = route {
-            return self.connect(parts, log).await;
+        match (route, &self.guests) {
+            (Route::Connect, _) => return self.connect(parts, log).await,
+            (Route::Guest, Some(g)) => return self.guest(g, &parts).await,
+            (Route::GuestKeys, Some(g)) => return Ok(local::guest_keys(g.jwks())),
+            _ => {}
         }
-        let principal = self.authenticate(&parts, false).await?;
-        let mapped = self.mapper.map(&principal)?;
-        log.caller = Some(mapped.spec.user_arn.clone());
-        self.check_rate(&mapped.spec.user_arn)?;
+        let (principal, mapped) = self.identify(&parts, false, log).await?;
         match route {
             Route::Me => Ok(local::me(
                 &principal,
@@ -209,35 +223,90 @@ impl Gateway {
                 Ok(local::vend(&session.keys, session.expires_at))
             }
             Route::Api(op) => self.api(op, parts, body, &mapped, log).await,
-            Route::Connect | Route::Preflight | Route::BadPath => {
+            Route::Connect
+            | Route::Preflight
+            | Route::BadPath
+            | Route::Guest
+            | Route::GuestKeys => {
                 unreachable!("answered before authentication")
             }
         }
     }
 
-    /// The request's one credential, verified. `GET /connect` (`query`) may also carry it in
-    /// the query string, where a browser can put it.
-    pub(super) async fn authenticate(
+    /// Who the caller is: the request's one credential verified and mapped, within its rate.
+    /// `GET /connect` (`query`) may also carry it in the query string, where a browser can put
+    /// it. In web-identity mode the credential itself makes the session.
+    pub(super) async fn identify(
         &self,
         parts: &Parts,
         query: bool,
-    ) -> Result<Arc<Principal>, GatewayError> {
+        log: &mut RequestLog,
+    ) -> Result<(Arc<Principal>, Mapped), GatewayError> {
         let carriers = Carriers {
             saml_header: self.saml_header.as_ref(),
             session_token: self.policy.session_token_auth,
             query: parts.uri.query().filter(|_| query),
         };
-        let c = credential(&parts.headers, &carriers)?;
-        Ok(self.verifier.verify(c).await?)
+        let principal = self
+            .verifier
+            .verify(credential(&parts.headers, &carriers)?)
+            .await?;
+        let mut mapped = self.mapper.map(&principal)?;
+        log.caller = Some(mapped.spec.user_arn.clone());
+        self.check_rate(&mapped.spec.user_arn)?;
+        if mapped.provider.sts_mode == StsMode::WebIdentity {
+            // Read again rather than copied for every request: few providers use this mode.
+            mapped.spec.exchange = match credential(&parts.headers, &carriers)? {
+                Credential::Jwt(token) => Exchange::WebIdentity(SecretCredential::new(&token)),
+                Credential::Saml(assertion) => Exchange::Saml {
+                    principal_arn: mapped
+                        .provider
+                        .saml_provider_arn
+                        .clone()
+                        .unwrap_or_default(),
+                    assertion: SecretCredential::new(&assertion),
+                },
+            };
+        }
+        Ok((principal, mapped))
+    }
+
+    /// `POST /guest`: a new guest, rate-limited by the client's address.
+    async fn guest(
+        &self,
+        guests: &Guests,
+        parts: &Parts,
+    ) -> Result<Response<ProxyBody>, GatewayError> {
+        let peer = parts
+            .extensions
+            .get::<PeerAddr>()
+            .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |p| p.0.ip());
+        let issued = guests.issue(peer).await?;
+        self.metrics.guest_tokens_issued.inc();
+        Ok(local::guest_token(
+            &issued,
+            &self.mapper.app_instance_user_arn(&issued.identity_id),
+        ))
     }
 
     /// The caller is within `max_requests_per_user_per_second` (always, when that is off).
     pub(super) fn check_rate(&self, user: &Arc<str>) -> Result<(), GatewayError> {
-        self.rate.as_ref().map_or(Ok(()), |r| r.check(user))
+        match &self.rate {
+            Some(r) => r
+                .check(user)
+                .map_err(|retry_after| GatewayError::RateLimited { retry_after }),
+            None => Ok(()),
+        }
     }
 
-    pub(super) fn allow(&self, name: &'static str) -> Result<(), GatewayError> {
-        if self.policy.allowed.contains(name) {
+    /// `name` is on the caller's allow-list: its provider's (guests), else the gateway's.
+    pub(super) fn allow(&self, name: &'static str, mapped: &Mapped) -> Result<(), GatewayError> {
+        let list = mapped
+            .provider
+            .allowed
+            .as_ref()
+            .unwrap_or(&self.policy.allowed);
+        if list.contains(name) {
             Ok(())
         } else {
             Err(GatewayError::OperationNotAllowed(name))

@@ -1,5 +1,6 @@
 //! What stsgate answers itself, for an authenticated caller: `GET /me` (the AWS chat sample's
-//! credential exchange, without the credentials), `POST /credentials` (opt-in vending), and
+//! credential exchange, without the credentials), `POST /credentials` (opt-in vending), guest
+//! tokens and their key (`POST /guest`, `GET /.well-known/jwks.json`), and
 //! GetMessagingSessionEndpoint naming stsgate's public host (so a stock Chime SDK opens its
 //! WebSocket to stsgate). None of them calls STS except vending.
 
@@ -45,6 +46,28 @@ pub fn session_endpoint(public_host: &str) -> Response<ProxyBody> {
         StatusCode::OK,
         &serde_json::json!({"Endpoint": {"Url": public_host}}),
     )
+}
+
+/// `POST /guest`: an OAuth-style token answer, plus the guest's identity ID and Chime user.
+pub fn guest_token(g: &crate::guests::Issued, user_arn: &str) -> Response<ProxyBody> {
+    let body = serde_json::json!({
+        "access_token": g.token,
+        "token_type": "Bearer",
+        "expires_in": g.expires_in,
+        "identity_id": g.identity_id,
+        "app_instance_user_arn": user_arn,
+    });
+    no_store(json_response(StatusCode::OK, &body))
+}
+
+/// `GET /.well-known/jwks.json`: the public key guest tokens are signed with.
+pub fn guest_keys(jwks: &serde_json::Value) -> Response<ProxyBody> {
+    let mut resp = json_response(StatusCode::OK, jwks);
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    resp
 }
 
 fn iso8601(t: SystemTime) -> String {

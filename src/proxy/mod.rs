@@ -21,7 +21,6 @@ mod gateway;
 mod headers;
 mod inbound;
 mod local;
-mod rate;
 mod route;
 mod server;
 #[cfg(test)]

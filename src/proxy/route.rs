@@ -12,8 +12,19 @@ pub const UNKNOWN: &str = "unknown";
 pub const VEND: &str = "VendCredentials";
 /// `operation` label for `GET /me`.
 pub const ME: &str = "Me";
+/// `operation` labels for `POST /guest` and `GET /.well-known/jwks.json`.
+pub const GUEST: &str = "IssueGuestToken";
+pub const GUEST_KEYS: &str = "GuestKeys";
 /// `operation` label for CORS preflights.
 pub const PREFLIGHT: &str = "Preflight";
+
+/// The optional routes that are switched on.
+#[derive(Clone, Copy)]
+pub struct Features {
+    pub vending: bool,
+    pub cors: bool,
+    pub guests: bool,
+}
 
 #[derive(Clone, Copy)]
 pub enum Route {
@@ -24,6 +35,10 @@ pub enum Route {
     Vend,
     /// `GET /me`: who the caller is, in the AWS chat sample's terms.
     Me,
+    /// `POST /guest` (when `[guests]` is configured): a guest token, no credential needed.
+    Guest,
+    /// `GET /.well-known/jwks.json` (with `[guests]`): the key guest tokens are signed with.
+    GuestKeys,
     /// A CORS preflight (when `[cors]` is configured).
     Preflight,
     /// A path with a dot or empty segment: refused before it is classified.
@@ -31,12 +46,14 @@ pub enum Route {
 }
 
 impl Route {
-    pub fn of(method: &Method, uri: &Uri, headers: &HeaderMap, vending: bool, cors: bool) -> Self {
+    pub fn of(method: &Method, uri: &Uri, headers: &HeaderMap, on: Features) -> Self {
         match (method, uri.path()) {
-            (m, _) if cors && Cors::is_preflight(m, headers) => Route::Preflight,
+            (m, _) if on.cors && Cors::is_preflight(m, headers) => Route::Preflight,
+            (&Method::POST, "/guest") if on.guests => Route::Guest,
+            (&Method::GET, "/.well-known/jwks.json") if on.guests => Route::GuestKeys,
             (&Method::GET, "/connect") => Route::Connect,
             (&Method::GET, "/me") => Route::Me,
-            (&Method::POST, "/credentials") if vending => Route::Vend,
+            (&Method::POST, "/credentials") if on.vending => Route::Vend,
             (_, path) if inbound::check_path(path).is_err() => Route::BadPath,
             _ => Route::Api(operations::classify(method, uri.path(), uri.query())),
         }
@@ -50,6 +67,8 @@ impl Route {
             Route::Vend => VEND,
             Route::Me => ME,
             Route::Preflight => PREFLIGHT,
+            Route::Guest => GUEST,
+            Route::GuestKeys => GUEST_KEYS,
         }
     }
 }

@@ -17,6 +17,7 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -26,6 +27,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
+
+/// The client's TCP address, in every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
 
 pub async fn serve<H, F>(
     listener: TcpListener,
@@ -42,9 +47,9 @@ pub async fn serve<H, F>(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
@@ -62,7 +67,7 @@ pub async fn serve<H, F>(
         let _ = stream.set_nodelay(true);
         let conn = listening
             .clone()
-            .connection(stream, handler.clone(), graceful.watcher());
+            .connection(stream, peer, handler.clone(), graceful.watcher());
         tokio::spawn(async move {
             conn.await;
             drop(slot);
@@ -112,15 +117,21 @@ impl Listening {
 
     /// Serves one connection (after its TLS handshake, if any) until it ends, is idle for too
     /// long, or the drain is over.
-    async fn connection<H, F>(self, stream: TcpStream, handler: H, watcher: Watcher)
-    where
+    async fn connection<H, F>(
+        self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        handler: H,
+        watcher: Watcher,
+    ) where
         H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
         F: Future<Output = Response<ProxyBody>> + Send + 'static,
     {
         let activity = Arc::new(Activity::new());
         let service = {
             let activity = activity.clone();
-            service_fn(move |req| {
+            service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(PeerAddr(peer));
                 let busy = activity.begin();
                 let fut = handler(req);
                 async move {

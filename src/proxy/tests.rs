@@ -141,6 +141,7 @@ fn gateway(sessions: Arc<dyn Sessions>, transport: Arc<dyn Transport>) -> (Gatew
         metrics: metrics.clone(),
         clock: Arc::new(SystemClock),
         shutdown: tokio::sync::watch::channel(false).1,
+        guests: None,
     };
     (Gateway::new(&settings(), stages), metrics)
 }

@@ -6,6 +6,7 @@
 
 mod forwarded;
 mod jwt;
+mod mapping;
 mod request;
 mod saml;
 

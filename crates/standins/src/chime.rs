@@ -47,6 +47,8 @@ struct State {
     events: broadcast::Sender<SocketEvent>,
     /// Control frames received on messaging sockets, in order.
     control: Mutex<Vec<Control>>,
+    /// CreateAppInstanceUser bodies (the identity API), in order.
+    users: Mutex<Vec<Value>>,
 }
 
 /// What open messaging sockets are told.
@@ -88,6 +90,7 @@ impl ChimeStandIn {
             endpoint: addr.to_string(),
             events: broadcast::channel(1024).0,
             control: Mutex::new(Vec::new()),
+            users: Mutex::new(Vec::new()),
         });
         let (tx, rx) = watch::channel(false);
         let s = state.clone();
@@ -113,6 +116,11 @@ impl ChimeStandIn {
         self.state.control.lock().expect("chime lock").clone()
     }
 
+    /// AppInstanceUsers created through the identity API (their request bodies).
+    pub fn created_users(&self) -> Vec<Value> {
+        self.state.users.lock().expect("chime lock").clone()
+    }
+
     /// Every request received so far, as it arrived.
     pub fn received(&self) -> Vec<ReceivedRequest> {
         self.state.received.lock().expect("chime lock").clone()
@@ -126,6 +134,7 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Response<Body> {
     let req = ReceivedRequest::read(req).await;
     state.received.lock().expect("chime lock").push(req.clone());
     match authorize(&req, &state) {
+        Ok(_) if req.path() == "/app-instance-users" => create_user(&req, &state),
         Ok(caller) => route(&req, &state, caller.as_deref()),
         Err((status, kind, msg)) => chime_error(status, kind, &msg),
     }
@@ -200,6 +209,51 @@ fn authorize(req: &ReceivedRequest, state: &State) -> Result<Option<String>, Ref
         }
     }
     Ok(bearer)
+}
+
+/// The identity API's CreateAppInstanceUser: only the account's own (long-term) credentials may
+/// call it, as a user role's policy would not allow it.
+fn create_user(req: &ReceivedRequest, state: &State) -> Response<Body> {
+    if req.method != "POST" {
+        return chime_error(
+            StatusCode::NOT_FOUND,
+            "NotFoundException",
+            "no such operation",
+        );
+    }
+    if req.header("x-amz-security-token").is_some() {
+        return chime_error(
+            StatusCode::FORBIDDEN,
+            "ForbiddenException",
+            "session credentials may not create AppInstanceUsers",
+        );
+    }
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let (Some(app_instance), Some(id), Some(_name)) = (
+        body["AppInstanceArn"].as_str(),
+        body["AppInstanceUserId"].as_str(),
+        body["Name"].as_str(),
+    ) else {
+        return chime_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            "AppInstanceArn, AppInstanceUserId and Name are required",
+        );
+    };
+    if app_instance != state.settings.app_instance_arn {
+        return chime_error(
+            StatusCode::NOT_FOUND,
+            "NotFoundException",
+            "no such AppInstance",
+        );
+    }
+    let arn = format!("{app_instance}/user/{id}");
+    let mut users = state.users.lock().expect("chime lock");
+    if users.iter().any(|u| u["AppInstanceUserId"] == id) {
+        return chime_error(StatusCode::CONFLICT, "ConflictException", "the user exists");
+    }
+    users.push(body.clone());
+    json_response(StatusCode::CREATED, &json!({"AppInstanceUserArn": arn}))
 }
 
 fn route(req: &ReceivedRequest, state: &State, bearer: Option<&str>) -> Response<Body> {

@@ -55,6 +55,7 @@ impl StandIns {
         let (ak, sk) = (random_token("AKIA", 16), random_token("", 40));
         let idp = IdpStandIn::start().await?;
         let sts = StsStandIn::start(&ak, &sk, store.clone(), check.clone()).await?;
+        sts.trust_issuer(&idp.issuer);
         let chime = ChimeStandIn::start(
             ChimeSettings {
                 region: REGION.into(),
@@ -86,11 +87,17 @@ admin_listen = "{admin_listen}"
 region = "{REGION}"
 endpoint = "{chime}"
 
+# Both providers map a subject to the same AppInstanceUser (user_id = "{{sub}}"): the demo's
+# users sign in either way.
 [[issuers]]
+name = "oidc"
 issuer = "{issuer}"
 audiences = ["{AUDIENCE}"]
+user_id = "{{sub}}"
 
 [[saml_idps]]
+name = "saml"
+user_id = "{{sub}}"
 entity_id = "{SAML_ENTITY_ID}"
 audiences = ["{SAML_AUDIENCE}"]
 recipients = ["{SAML_RECIPIENT}"]
@@ -103,7 +110,7 @@ region = "{REGION}"
 endpoint = "{sts}"
 
 [session_tags]
-{USER_ID_TAG} = "sub"
+{USER_ID_TAG} = "{{user_id}}"
 
 [chime]
 app_instance_arn = "{APP_INSTANCE_ARN}"

@@ -2,6 +2,9 @@
 //! answers and errors. It checks the AssumeRole request's own SigV4 signature against the base
 //! keys it trusts, enforces STS's parameter limits, records every call (tags included) and
 //! registers the credentials it issues so the Chime stand-in can verify requests signed with them.
+//! `AssumeRoleWithWebIdentity` and `AssumeRoleWithSAML` must come unsigned, as STS takes them; a
+//! web identity must name an issuer the stand-in trusts and be unexpired (its signature is
+//! stsgate's to check), and its `https://aws.amazon.com/tags` claim becomes the session's tags.
 //! Tests can make it slow or failing and read the peak number of concurrent calls.
 
 use super::standin::{
@@ -26,11 +29,21 @@ pub const REGION: &str = "us-east-1";
 /// One AssumeRole call as the stand-in received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssumeRoleCall {
+    /// `AssumeRole`, `AssumeRoleWithWebIdentity` or `AssumeRoleWithSAML`.
+    pub action: String,
+    /// Whether the request carried a SigV4 signature.
+    pub signed: bool,
+    /// `WebIdentityToken` or `SAMLAssertion`.
+    pub credential: Option<String>,
+    pub principal_arn: Option<String>,
     pub role_arn: String,
     pub session_name: String,
     pub duration_seconds: u64,
     pub tags: Vec<(String, String)>,
     pub policy: Option<String>,
+    pub policy_arns: Vec<String>,
+    pub transitive_tag_keys: Vec<String>,
+    pub source_identity: Option<String>,
 }
 
 /// How the stand-in answers.
@@ -52,6 +65,8 @@ struct State {
     behaviour: Mutex<StsBehaviour>,
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
+    /// Issuers whose tokens `AssumeRoleWithWebIdentity` accepts.
+    trusted_issuers: Mutex<Vec<String>>,
 }
 
 pub struct StsStandIn {
@@ -87,6 +102,7 @@ impl StsStandIn {
             behaviour: Mutex::new(StsBehaviour::default()),
             in_flight: AtomicUsize::new(0),
             peak_in_flight: AtomicUsize::new(0),
+            trusted_issuers: Mutex::new(Vec::new()),
         });
         let (tx, rx) = watch::channel(false);
         let s = state.clone();
@@ -108,6 +124,15 @@ impl StsStandIn {
 
     pub fn set_behaviour(&self, b: StsBehaviour) {
         *self.state.behaviour.lock().expect("sts lock") = b;
+    }
+
+    /// Accepts web identities from `issuer` (an IAM OIDC provider, in AWS terms).
+    pub fn trust_issuer(&self, issuer: &str) {
+        self.state
+            .trusted_issuers
+            .lock()
+            .expect("sts lock")
+            .push(issuer.to_owned());
     }
 
     pub fn peak_in_flight(&self) -> usize {
@@ -137,6 +162,31 @@ fn answer(
     state: &State,
     behaviour: &StsBehaviour,
 ) -> Result<Response<Body>, Refusal> {
+    let form: BTreeMap<String, String> = form_urlencoded::parse(&req.body).into_owned().collect();
+    let action = form.get("Action").cloned().unwrap_or_default();
+    let call = match action.as_str() {
+        "AssumeRole" => {
+            check_signature(req, state)?;
+            parse_assume_role(&form)?
+        }
+        "AssumeRoleWithWebIdentity" | "AssumeRoleWithSAML" => {
+            if req.header("authorization").is_some() {
+                return Err((400, "InvalidRequest", format!("{action} is not signed")));
+            }
+            federated(&action, &form, state)?
+        }
+        _ => {
+            return Err((
+                400,
+                "InvalidAction",
+                format!("{action:?} is not implemented"),
+            ));
+        }
+    };
+    Ok(issue(state, behaviour, call))
+}
+
+fn check_signature(req: &ReceivedRequest, state: &State) -> Result<(), Refusal> {
     let auth = req
         .header("authorization")
         .and_then(AuthorizationHeader::parse)
@@ -160,17 +210,11 @@ fn answer(
     state
         .check
         .check(req, &secret, "sts", &auth.region)
-        .map_err(|e| (403, "SignatureDoesNotMatch", e))?;
+        .map_err(|e| (403, "SignatureDoesNotMatch", e))
+}
 
-    let form: BTreeMap<String, String> = form_urlencoded::parse(&req.body).into_owned().collect();
-    if form.get("Action").map(String::as_str) != Some("AssumeRole") {
-        return Err((
-            400,
-            "InvalidAction",
-            "only AssumeRole is implemented".into(),
-        ));
-    }
-    let call = parse_assume_role(&form)?;
+/// Credentials for `call`, registered for the Chime stand-in, in `{Action}Response` XML.
+fn issue(state: &State, behaviour: &StsBehaviour, call: AssumeRoleCall) -> Response<Body> {
     let lifetime = behaviour
         .lifetime
         .unwrap_or(Duration::from_secs(call.duration_seconds));
@@ -202,9 +246,10 @@ fn answer(
     let expiration = DateTime::from(expires_at)
         .fmt(Format::DateTime)
         .unwrap_or_default();
+    let action = &call.action;
     let xml = format!(
-        r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <AssumeRoleResult>
+        r#"<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <{action}Result>
     <Credentials>
       <AccessKeyId>{access_key_id}</AccessKeyId>
       <SecretAccessKey>{secret}</SecretAccessKey>
@@ -216,15 +261,87 @@ fn answer(
       <Arn>arn:aws:sts::{account}:assumed-role/{role_name}/{session}</Arn>
     </AssumedRoleUser>
     <PackedPolicySize>{packed}</PackedPolicySize>
-  </AssumeRoleResult>
+  </{action}Result>
   <ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>
-</AssumeRoleResponse>"#,
+</{action}Response>"#,
         session = call.session_name,
         packed = call.tags.len() * 2,
         request_id = random_token("", 26),
     );
     state.calls.lock().expect("sts lock").push(call);
-    Ok(xml_response(StatusCode::OK, xml))
+    xml_response(StatusCode::OK, xml)
+}
+
+/// `AssumeRoleWithWebIdentity` and `AssumeRoleWithSAML`: no tags, transitive keys or source
+/// identity parameters exist; the credential carries them.
+fn federated(
+    action: &str,
+    form: &BTreeMap<String, String>,
+    state: &State,
+) -> Result<AssumeRoleCall, Refusal> {
+    let invalid = |m: &str| (400, "ValidationError", m.to_owned());
+    if form.keys().any(|k| {
+        k.starts_with("Tags.") || k.starts_with("TransitiveTagKeys.") || k == "SourceIdentity"
+    }) {
+        return Err(invalid("this action takes no tags or source identity"));
+    }
+    let mut with_name = form.clone();
+    if action == "AssumeRoleWithSAML" {
+        // SAML sessions are named by the assertion.
+        with_name.insert("RoleSessionName".into(), "saml-session".into());
+    }
+    let mut call = parse_assume_role(&with_name)?;
+    call.action = action.to_owned();
+    call.signed = false;
+    if action == "AssumeRoleWithSAML" {
+        call.credential = Some(
+            form.get("SAMLAssertion")
+                .ok_or_else(|| invalid("SAMLAssertion is required"))?
+                .clone(),
+        );
+        call.principal_arn = Some(
+            form.get("PrincipalArn")
+                .ok_or_else(|| invalid("PrincipalArn is required"))?
+                .clone(),
+        );
+        return Ok(call);
+    }
+    let token = form
+        .get("WebIdentityToken")
+        .ok_or_else(|| invalid("WebIdentityToken is required"))?;
+    let claims = jwt_claims(token).ok_or((400, "InvalidIdentityToken", "not a JWT".into()))?;
+    let trusted = state.trusted_issuers.lock().expect("sts lock").clone();
+    if !claims["iss"]
+        .as_str()
+        .is_some_and(|i| trusted.iter().any(|t| t == i))
+    {
+        return Err((400, "InvalidIdentityToken", "untrusted issuer".into()));
+    }
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    if claims["exp"].as_u64().is_none_or(|e| e <= now) {
+        return Err((400, "ExpiredTokenException", "the token has expired".into()));
+    }
+    if let Some(tags) = claims["https://aws.amazon.com/tags"]["principal_tags"].as_object() {
+        call.tags = tags
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.get(0)?.as_str()?.to_owned())))
+            .collect();
+    }
+    call.credential = Some(token.clone());
+    Ok(call)
+}
+
+/// A JWT's payload, unverified.
+fn jwt_claims(token: &str) -> Option<serde_json::Value> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// Reads AssumeRole parameters and enforces STS's own limits.
@@ -276,12 +393,43 @@ fn parse_assume_role(form: &BTreeMap<String, String>) -> Result<AssumeRoleCall, 
             "session policy too large".to_owned(),
         ));
     }
+    let list = |name: &str| -> Vec<String> {
+        (1..)
+            .map_while(|n| form.get(&name.replace('N', &n.to_string())).cloned())
+            .collect()
+    };
+    let policy_arns = list("PolicyArns.member.N.arn");
+    let transitive_tag_keys = list("TransitiveTagKeys.member.N");
+    if policy_arns.len() > 10 {
+        return Err(invalid("at most 10 managed session policies"));
+    }
+    // STS: every transitive key must be one of this call's tags.
+    if transitive_tag_keys
+        .iter()
+        .any(|t| !tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(t)))
+    {
+        return Err(invalid("a transitive tag key is not a session tag"));
+    }
+    let source_identity = form.get("SourceIdentity").cloned();
+    if source_identity
+        .as_ref()
+        .is_some_and(|s| !(2..=64).contains(&s.len()) || s.starts_with("aws:"))
+    {
+        return Err(invalid("SourceIdentity must be 2-64 characters, not aws:"));
+    }
     Ok(AssumeRoleCall {
+        action: "AssumeRole".into(),
+        signed: true,
+        credential: None,
+        principal_arn: None,
         role_arn,
         session_name,
         duration_seconds,
         tags,
         policy,
+        policy_arns,
+        transitive_tag_keys,
+        source_identity,
     })
 }
 

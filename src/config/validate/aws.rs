@@ -1,17 +1,11 @@
 //! AWS: STS (role, region, endpoint, session shape), the session broker's bounds, the Chime
-//! upstream, and the identity → session mapping (session name, tags, user id claim).
+//! upstream (the identity → session mapping is `mapping.rs`).
 
-use super::{Problems, check_tag_key, check_url, is_region};
-use crate::arn::check_role_arn;
+use super::{Problems, check_url, is_region};
 use crate::config::Config;
-use crate::config::settings::{BrokerSettings, MappingSettings, StsSettings, UpstreamSettings};
+use crate::config::settings::{BrokerSettings, StsSettings, UpstreamSettings};
 use std::time::Duration;
 use url::Url;
-
-/// STS accepts at most 50 session tags per AssumeRole.
-const MAX_SESSION_TAGS: usize = 50;
-/// STS limit on the plaintext of inline plus managed session policies.
-const MAX_POLICY_CHARS: usize = 2048;
 
 pub(super) fn sts(c: &Config, p: &mut Problems) -> StsSettings {
     let s = &c.sts;
@@ -114,82 +108,4 @@ pub(super) fn upstream(c: &Config, p: &mut Problems) -> UpstreamSettings {
 fn default_endpoint(region: &str) -> Url {
     Url::parse(&format!("https://messaging-chime.{region}.amazonaws.com"))
         .unwrap_or_else(|_| Url::parse("https://messaging-chime.invalid").expect("valid URL"))
-}
-
-pub(super) fn mapping(c: &Config, p: &mut Problems) -> MappingSettings {
-    let s = &c.sts;
-    p.check("sts.role_arn", check_role_arn(&s.role_arn));
-    if !(900..=43200).contains(&s.duration_seconds) {
-        p.bad(
-            "sts.duration_seconds",
-            "must be between 900 and 43200 (STS limits)",
-        );
-    }
-    if let Some(policy) = &s.session_policy {
-        if policy.len() > MAX_POLICY_CHARS {
-            p.bad(
-                "sts.session_policy",
-                format!("at most {MAX_POLICY_CHARS} characters (STS limit)"),
-            );
-        } else if !serde_json::from_str::<serde_json::Value>(policy).is_ok_and(|v| v.is_object()) {
-            p.bad("sts.session_policy", "must be a JSON policy document");
-        }
-    }
-    for (key, claim) in [
-        ("sts.session_name_claim", &s.session_name_claim),
-        ("chime.user_id_claim", &c.chime.user_id_claim),
-    ] {
-        if claim.is_empty() {
-            p.bad(key, "must name a claim");
-        }
-    }
-    let user_id_tagged = c
-        .session_tags
-        .values()
-        .any(|claim| *claim == c.chime.user_id_claim);
-    if c.chime.require_user_id_tag && !user_id_tagged {
-        p.bad(
-            "session_tags",
-            format!(
-                "no tag carries chime.user_id_claim ({:?}), so the user role's policy cannot tie \
-                 a session to its bearer; add one (e.g. my_applications_user_id = {:?}) or set \
-                 chime.require_user_id_tag = false",
-                c.chime.user_id_claim, c.chime.user_id_claim
-            ),
-        );
-    }
-    MappingSettings {
-        role_arn: s.role_arn.as_str().into(),
-        session_name_claim: s.session_name_claim.clone(),
-        tags: session_tags(c, p),
-        duration_seconds: s.duration_seconds as i32,
-        session_policy: s.session_policy.as_deref().map(Into::into),
-        app_instance_arn: c.chime.app_instance_arn.clone(),
-        user_id_claim: c.chime.user_id_claim.clone(),
-    }
-}
-
-fn session_tags(c: &Config, p: &mut Problems) -> Vec<(String, String)> {
-    if c.session_tags.len() > MAX_SESSION_TAGS {
-        p.bad(
-            "session_tags",
-            format!("at most {MAX_SESSION_TAGS} tags (STS limit)"),
-        );
-    }
-    let mut seen = std::collections::HashSet::new();
-    for (tag, claim) in &c.session_tags {
-        let key = format!("session_tags.{tag}");
-        p.check(&key, check_tag_key(tag));
-        // STS treats tag keys case-insensitively: `Dept` and `dept` would collide.
-        if !seen.insert(tag.to_lowercase()) {
-            p.bad(&key, "differs from another tag key only by case");
-        }
-        if claim.is_empty() {
-            p.bad(&key, "must name a claim");
-        }
-    }
-    c.session_tags
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }

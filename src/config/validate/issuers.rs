@@ -88,5 +88,6 @@ fn issuer(i: usize, iss: &IssuerConfig, p: &mut Problems) -> IssuerSettings {
             .map(|a| seconds_within(p, &key("max_token_age_seconds"), a, MAX_AGE)),
         refetch_interval: Duration::from_secs(iss.jwks_refetch_interval_seconds),
         refresh_interval: Duration::from_secs(iss.jwks_refresh_seconds),
+        static_jwks: None,
     }
 }

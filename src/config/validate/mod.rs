@@ -1,16 +1,19 @@
 //! Validation: checks every key, reports all problems at once (each naming its key), and builds
 //! the typed [`Settings`] from the same pass, so nothing is parsed twice. One file per concern:
 //! the server (`server.rs`), OIDC issuers (`issuers.rs`), SAML IdPs (`saml.rs`, certificates in
-//! `certs.rs`), AWS (`aws.rs`: STS, the broker, the upstream, the identity mapping) and Chime
-//! (`chime.rs`).
+//! `certs.rs`), AWS (`aws.rs`: STS, the broker, the upstream), who callers become (`mapping.rs`,
+//! guests in `guests.rs`) and Chime (`chime.rs`).
 
 mod aws;
 mod certs;
 mod chime;
 mod clients;
+mod guests;
 mod issuers;
+mod mapping;
 mod saml;
 mod server;
+mod session;
 
 use super::Config;
 use super::settings::{IdentitySettings, Settings};
@@ -51,8 +54,11 @@ pub fn validate(c: &Config) -> Result<Settings, Vec<String>> {
     let mut p = Problems::default();
     let server = server::server(c, &mut p);
     let proxy = server::proxy(c, &mut p);
+    let guests = guests::settings(c, &mut p);
+    let mut oidc = issuers::issuers(c, &mut p);
+    oidc.extend(guests.as_ref().map(guests::issuer));
     let identity = IdentitySettings {
-        issuers: issuers::issuers(c, &mut p),
+        issuers: oidc,
         saml_idps: saml::idps(c, &mut p),
         saml_header: saml::header(c, &mut p),
         max_token_bytes: c.max_token_bytes,
@@ -73,7 +79,8 @@ pub fn validate(c: &Config) -> Result<Settings, Vec<String>> {
         server,
         proxy,
         identity,
-        mapping: aws::mapping(c, &mut p),
+        mapping: mapping::mapping(c, &mut p),
+        guests,
         sts: aws::sts(c, &mut p),
         broker: aws::broker(c, &mut p),
         upstream: aws::upstream(c, &mut p),

@@ -22,7 +22,7 @@ app_instance_arn = "arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2
 #[test]
 fn sample_from_the_readme_is_valid_with_defaults() {
     let s = from_toml(SAMPLE).unwrap();
-    assert_eq!(s.mapping.duration_seconds, 3600);
+    assert_eq!(s.mapping.providers[0].shape.duration_seconds, 3600);
     assert_eq!(s.broker.expiry_margin, Duration::from_secs(300));
     assert_eq!(s.chime.bearer, BearerMode::Enforce);
     assert_eq!(
@@ -102,4 +102,115 @@ fn the_largest_allowed_credential_fits_in_the_header_limit() {
     );
     c.max_header_bytes = c.max_token_bytes + 4096;
     assert!(crate::config::validate(&c).is_ok());
+}
+
+/// `SAMPLE` with `extra` TOML after it.
+fn problems(extra: &str) -> String {
+    match from_toml(&format!("{SAMPLE}\n{extra}")) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn provider_rules_are_checked_at_load_naming_the_key() {
+    let second = "[[issuers]]\nissuer = \"https://b.example.com\"\naudiences = [\"a\"]\n";
+    let e = problems(second);
+    assert!(
+        e.contains("issuers[0].name: required when more than one provider"),
+        "{e}"
+    );
+    assert!(e.contains("issuers[1].name: required"), "{e}");
+    let cases = [
+        (
+            "rules = [{ claim = \"g\", match = \"Equals\", value = \"v\", role_arn = \"arn:aws:iam::1:role/R\" }]",
+            "issuers[1].rules: rules are used only with role = \"rules\"",
+        ),
+        (
+            "role = \"rules\"",
+            "issuers[1].rules: role = \"rules\" needs at least one",
+        ),
+        (
+            "role = \"token\"",
+            "issuers[1].allowed_roles: role = \"token\" needs",
+        ),
+        (
+            "user_id = \"{user_id}\"",
+            "issuers[1].user_id: cannot use {user_id}",
+        ),
+        ("user_id = \"{sub\"", "issuers[1].user_id"),
+        ("join_multi_valued = \",\"", "issuers[1].join_multi_valued"),
+        (
+            "session = { duration_seconds = 60 }",
+            "issuers[1].session.duration_seconds",
+        ),
+        (
+            "session = { policy_arns = [\"nope\"] }",
+            "issuers[1].session.policy_arns",
+        ),
+        (
+            "session = { transitive_tag_keys = [\"dept\"] }",
+            "issuers[1].session.transitive_tag_keys: \"dept\" is not one of",
+        ),
+        (
+            "sts_mode = \"web_identity\"",
+            "issuers[1].tags: sts_mode = \"web_identity\" cannot send tags",
+        ),
+        (
+            "tags = \"off\"",
+            "issuers[1].tags (or session_tags): no tag carries the user id",
+        ),
+    ];
+    // The first issuer named, the second named and varied.
+    let first_named = SAMPLE.replacen("[[issuers]]", "[[issuers]]\nname = \"a\"", 1);
+    for (line, expected) in cases {
+        let text = format!(
+            "{first_named}\n[[issuers]]\nname = \"b\"\nissuer = \"https://b.example.com\"\naudiences = [\"a\"]\n{line}\n"
+        );
+        let e = match from_toml(&text) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains(expected), "{line}: {expected:?} not in {e}");
+    }
+}
+
+#[test]
+fn an_inline_policy_counts_once_minified() {
+    let spaced = format!("{{\n{}\"Version\": \"2012-10-17\"\n}}", " ".repeat(3000));
+    let sample = SAMPLE.replacen(
+        "[sts]",
+        &format!("[sts]\nsession_policy = '''{spaced}'''"),
+        1,
+    );
+    assert!(from_toml(&sample).is_ok(), "whitespace is not counted");
+    let long = format!("{{\"Version\": \"{}\"}}", "x".repeat(2100));
+    let sample = SAMPLE.replacen("[sts]", &format!("[sts]\nsession_policy = '{long}'"), 1);
+    let e = from_toml(&sample).unwrap_err().to_string();
+    assert!(
+        e.contains("sts.session_policy: at most 2048 characters once minified"),
+        "{e}"
+    );
+}
+
+#[test]
+fn guest_tags_may_only_read_what_guest_tokens_carry() {
+    let guests = "[guests]\nrole_arn = \"arn:aws:iam::111122223333:role/Guest\"\n";
+    let sample = format!("{SAMPLE}\n{guests}");
+    assert!(
+        from_toml(&sample).is_ok(),
+        "[session_tags] reads sub: fine for guests"
+    );
+    let with_org = sample.replacen("[session_tags]", "[session_tags]\ntenant = \"org\"", 1);
+    let e = from_toml(&with_org).unwrap_err().to_string();
+    assert!(
+        e.contains("guests.tags (or session_tags): tag \"tenant\" reads claim \"org\""),
+        "{e}"
+    );
+    let bad_key = format!("{sample}signing_key_file = \"/nonexistent.pem\"\n");
+    let e = from_toml(&bad_key).unwrap_err().to_string();
+    assert!(
+        e.contains("guests.signing_key_file: cannot read /nonexistent.pem"),
+        "{e}"
+    );
 }

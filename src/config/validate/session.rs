@@ -1,0 +1,144 @@
+//! The session's shape (duration, session policies, transitive tag keys, source identity) for
+//! `[sts]`, `[guests]`, each provider and each rule: every key over its parent's, checked against
+//! STS's limits with the key named.
+
+use super::{Problems, check_tag_key};
+use crate::config::SessionConfig;
+use crate::mapping::{SessionShape, Template};
+
+/// STS accepts at most 10 managed session policies per AssumeRole.
+const MAX_POLICY_ARNS: usize = 10;
+/// STS limit on the plaintext of inline plus managed session policies.
+const MAX_POLICY_CHARS: usize = 2048;
+
+/// `over`'s keys over `base`, each checked.
+pub(super) fn shape(
+    at: &str,
+    over: &SessionConfig,
+    base: &SessionShape,
+    p: &mut Problems,
+) -> SessionShape {
+    // [sts] and [guests] hold these keys themselves; providers and rules in a `session` table.
+    let key = |n: &str| match at {
+        "sts" | "guests" => format!("{at}.{n}"),
+        _ => format!("{at}.session.{n}"),
+    };
+    let duration_seconds = match over.duration_seconds {
+        Some(d) => {
+            if !(900..=43200).contains(&d) {
+                p.bad(
+                    key("duration_seconds"),
+                    "must be between 900 and 43200 (STS limits)",
+                );
+            } else if d > 3600 && role_chaining() {
+                p.bad(
+                    key("duration_seconds"),
+                    "at most 3600: stsgate's own credentials are an assumed role (AWS_ROLE_ARN is set), and STS caps chained sessions at an hour",
+                );
+            }
+            d as i32
+        }
+        None => base.duration_seconds,
+    };
+    let policy = match &over.session_policy {
+        Some(text) => p
+            .check(key("session_policy"), minified_policy(text))
+            .map(Into::into),
+        None => base.policy.clone(),
+    };
+    let policy_arns = match &over.policy_arns {
+        Some(arns) => {
+            if arns.len() > MAX_POLICY_ARNS {
+                p.bad(
+                    key("policy_arns"),
+                    format!("at most {MAX_POLICY_ARNS} (STS limit)"),
+                );
+            }
+            for a in arns {
+                if !(a.starts_with("arn:") && a.contains(":iam::") && a.contains(":policy/")) {
+                    p.bad(
+                        key("policy_arns"),
+                        format!("{a:?} is not an IAM policy ARN"),
+                    );
+                }
+            }
+            arns.iter().map(|a| a.as_str().into()).collect()
+        }
+        None => base.policy_arns.clone(),
+    };
+    let transitive_tag_keys = match &over.transitive_tag_keys {
+        Some(keys) => {
+            for t in keys {
+                p.check(key("transitive_tag_keys"), check_tag_key(t));
+            }
+            keys.iter().map(|t| t.as_str().into()).collect()
+        }
+        None => base.transitive_tag_keys.clone(),
+    };
+    let source_identity = match &over.source_identity {
+        Some(t) => p.check(key("source_identity"), Template::claim_or_template(t)),
+        None => base.source_identity.clone(),
+    };
+    SessionShape {
+        duration_seconds,
+        policy,
+        policy_arns,
+        transitive_tag_keys,
+        source_identity,
+    }
+}
+
+/// Sessions made with chained role credentials (IRSA, `AWS_ROLE_ARN`) last at most an hour.
+fn role_chaining() -> bool {
+    std::env::var_os("AWS_ROLE_ARN").is_some()
+}
+
+/// A JSON policy document, minified; at most 2048 characters once minified (the STS limit).
+fn minified_policy(text: &str) -> Result<String, String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| "must be a JSON policy document".to_owned())?;
+    if !doc.is_object() {
+        return Err("must be a JSON policy document".into());
+    }
+    let minified = strip_whitespace(text);
+    if minified.chars().count() > MAX_POLICY_CHARS {
+        return Err(format!(
+            "at most {MAX_POLICY_CHARS} characters once minified (STS limit)"
+        ));
+    }
+    Ok(minified)
+}
+
+/// `text` (valid JSON) without the whitespace between tokens; keys keep their order.
+fn strip_whitespace(text: &str) -> String {
+    let (mut out, mut in_string, mut escaped) = (String::with_capacity(text.len()), false, false);
+    for c in text.chars() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c.is_whitespace() {
+            continue;
+        } else {
+            in_string = c == '"';
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn minifying_keeps_strings_and_key_order() {
+        let policy = "{ \"Version\" : \"2012-10-17\",\n  \"Sid\": \"a \\\" b\" }";
+        assert_eq!(
+            super::minified_policy(policy).unwrap(),
+            "{\"Version\":\"2012-10-17\",\"Sid\":\"a \\\" b\"}"
+        );
+        assert!(super::minified_policy("[1]").is_err());
+    }
+}

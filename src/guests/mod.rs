@@ -1,0 +1,113 @@
+//! Guests: non-authenticated users, as Cognito identity pools' guest access. `POST /guest` hands
+//! out a short-lived token stsgate signs itself (`key.rs`) with a fresh identity ID as `sub` and
+//! `amr: ["unauthenticated"]`; the token then works like any bearer token, verified by an issuer
+//! whose keys are the signing key's public half (also served at `/.well-known/jwks.json`), and
+//! mapped by the guests' provider (its role, scope-down policy and narrower operations). Issuing
+//! is rate-limited per client address and, when configured, creates the guest's AppInstanceUser
+//! first (`chime_users.rs`).
+
+mod chime_users;
+mod key;
+
+pub use chime_users::{AppInstanceUsers, CreateError};
+pub use key::GuestKey;
+
+use crate::clock::{SharedClock, unix_seconds};
+use crate::mapping::identity_id;
+use crate::rate::KeyedRate;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The `iss` of guest tokens: not a URL, so it can never be a configured issuer's.
+pub const ISSUER: &str = "urn:stsgate:guests";
+/// Their `aud`.
+pub const AUDIENCE: &str = "stsgate-guests";
+/// The guests' provider name (`{provider}`, the `amr` tag).
+pub const PROVIDER_NAME: &str = "guests";
+
+/// What issuing needs, from `[guests]`.
+#[derive(Debug, Clone)]
+pub struct GuestSettings {
+    pub key: Arc<GuestKey>,
+    pub token_lifetime: Duration,
+    pub max_per_minute: u32,
+    /// `create_app_instance_user`: the identity API endpoint and the users' lifetime in days.
+    pub create_users: Option<(url::Url, u32)>,
+}
+
+/// One issued guest.
+pub struct Issued {
+    pub token: String,
+    pub identity_id: String,
+    pub expires_in: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    #[error("too many guest tokens for this address; retry in {0} s")]
+    RateLimited(u64),
+    #[error(transparent)]
+    CreateUser(#[from] CreateError),
+}
+
+pub struct Guests {
+    key: Arc<GuestKey>,
+    region: String,
+    lifetime: Duration,
+    per_address: Option<KeyedRate<IpAddr>>,
+    users: Option<AppInstanceUsers>,
+    clock: SharedClock,
+}
+
+impl Guests {
+    pub fn new(
+        s: &GuestSettings,
+        region: &str,
+        users: Option<AppInstanceUsers>,
+        clock: SharedClock,
+    ) -> Self {
+        let per_minute = f64::from(s.max_per_minute);
+        Guests {
+            key: s.key.clone(),
+            region: region.to_owned(),
+            lifetime: s.token_lifetime,
+            per_address: KeyedRate::new(per_minute / 60.0, per_minute),
+            users,
+            clock,
+        }
+    }
+
+    pub fn jwks(&self) -> &serde_json::Value {
+        self.key.jwks()
+    }
+
+    /// A new guest for a client at `peer`; its AppInstanceUser (`user_id` = the identity ID) is
+    /// created first when configured.
+    pub async fn issue(&self, peer: IpAddr) -> Result<Issued, GuestError> {
+        if let Some(rate) = &self.per_address {
+            rate.check(&peer).map_err(GuestError::RateLimited)?;
+        }
+        let identity_id = identity_id::fresh(&self.region);
+        if let Some(users) = &self.users {
+            let short = identity_id.rsplit(':').next().unwrap_or_default();
+            users
+                .create(&identity_id, &format!("Guest {}", &short[..8]))
+                .await?;
+        }
+        let now = unix_seconds(self.clock.now());
+        let claims = serde_json::json!({
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": identity_id,
+            "amr": ["unauthenticated"],
+            "iat": now,
+            "exp": now + self.lifetime.as_secs() as i64,
+        });
+        Ok(Issued {
+            token: self.key.sign(&claims),
+            identity_id,
+            expires_in: self.lifetime.as_secs(),
+        })
+    }
+}
