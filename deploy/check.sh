@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the deployment files: Prometheus rules (promtool check + unit tests), the Grafana
 # dashboard's queries, every Kubernetes manifest against the Kubernetes schemas plus the policy
-# below, the ConfigMaps' stsgate.toml with `stsgate check`, and that every stsgate_* name
+# below, the IAM policies' shape and Chime actions, the ConfigMaps' stsgate.toml with
+# `stsgate check`, and that every stsgate_* name
 # used by alerts, tests and dashboard is one the binary exports.
 #
 # Installs what is missing, quietly: promtool (extracted from Debian's prometheus package, see
@@ -392,8 +393,37 @@ def metric_names(metrics_file, *used):
                       "the scrape must follow traffic that touches them)")
     fail(errors)
 
+def check_iam(operations_tsv, *paths):
+    """Each file is a policy document whose chime: actions are real ones."""
+    known = {line.split("\t")[0] for line in open(operations_tsv) if line and not line.startswith("#")}
+    known |= {"Connect", "CreateAppInstanceUser"}
+    errors = []
+    for path in paths:
+        try:
+            doc = json.load(open(path))
+        except ValueError as e:
+            errors.append(f"{path}: not JSON: {e}")
+            continue
+        if doc.get("Version") != "2012-10-17":
+            errors.append(f"{path}: Version must be 2012-10-17")
+        for i, st in enumerate(doc.get("Statement") or [None]):
+            if not isinstance(st, dict) or st.get("Effect") not in ("Allow", "Deny"):
+                errors.append(f"{path}: Statement[{i}] needs Effect Allow or Deny")
+                continue
+            actions = st.get("Action")
+            actions = [actions] if isinstance(actions, str) else actions or []
+            if not actions:
+                errors.append(f"{path}: Statement[{i}] has no Action")
+            for a in actions:
+                service, _, name = a.partition(":")
+                if service == "chime" and name not in known:
+                    errors.append(f"{path}: {a} is not a Chime action")
+    fail(errors)
+
+
 cmd, *args = sys.argv[1:]
 {"manifests": lambda: check_manifests(int(args[0]), args[1], args[2:]),
+ "iam": lambda: check_iam(*args),
  "alerts": lambda: check_alerts(*args),
  "dashboard": lambda: dashboard_rules(*args),
  "metrics": lambda: metric_names(*args)}[cmd]()
@@ -417,6 +447,8 @@ for k in $K8S_VERSIONS; do
     run "kubernetes-validate --strict -k $k (${#manifests[@]} files)" \
         python3 -m kubernetes_validate --strict --quiet --no-warn -k "$k" "${manifests[@]}"
 done
+
+run "IAM policy documents (deploy/iam)" python3 "$tmp/check.py" iam src/chime/operations.tsv deploy/iam/*.json
 
 mkdir -p "$tmp/configs"
 run "manifest policy (security, probes, grace period, IRSA, selectors, ports, PodMonitor)" \
