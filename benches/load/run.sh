@@ -1,0 +1,691 @@
+#!/usr/bin/env bash
+# The whole-proxy load benchmark (issue #14): stsgate against a plain nginx reverse proxy and
+# against no proxy at all, with the same load generator, on the same request, on one machine.
+#
+#   benches/load/run.sh                  # full run: about 8 minutes once built
+#   QUICK=1 benches/load/run.sh          # smoke run, about a minute; results stay under target/
+#
+# What it does, in order, everything on 127.0.0.1 and every step bounded in time:
+#  1. installs what is missing with apt-get (sudo when not root): nginx, wrk, gnuplot-nox, and
+#     linux-perf when PROFILE=1 (services are kept from starting during the install);
+#  2. builds stsgate and the fixture (crates/standins/src/bin/stsgate-bench-fixture.rs) in
+#     release, into CARGO_TARGET_DIR (default target/);
+#  3. starts three targets and what they need:
+#       direct   a fast upstream: nginx `return 200` with a small JSON body (stands in for Chime);
+#       nginx    nginx as a plain reverse proxy to that upstream (upstream keep-alive, HTTP/1.1);
+#       stsgate  the release binary (`stsgate --config <generated toml>`) forwarding to the same
+#                upstream, with the fixture's IdP and STS stand-ins, which check every signature;
+#  4. warms each target up (every user's token validated and STS session made before measuring:
+#     the fixture counts AssumeRole calls, which must equal the users, and stay so), then drives
+#     `GET /channels/{demo channel of the configured AppInstance}/messages` with wrk, rotating the
+#     users' `Authorization: Bearer` headers (benches/load/wrk.lua), the same requests to all
+#     three; for stsgate that is the warm path: token cache hit, session cache hit, SigV4 signing;
+#  5. sweeps the concurrency (wrk -c) over CONCURRENCY, all three targets at each step, ROUNDS
+#     times (this VM's throughput moves by a third from one run to the next; each table row is
+#     the round with the median req/s, and the spread is shown);
+#  6. records req/s and exact p50/p90/p99/p99.9 (wrk's histogram, from the Lua done() hook, with
+#     wrk's coordinated-omission correction taken back out: see wrk.lua), and stsgate's RSS under
+#     load (VmRSS sampled from /proc, peak VmHWM); then, with RSS_USERS distinct warm users,
+#     stsgate's memory; and with PROFILE=1 a perf profile of stsgate at c=64, by stage and symbol;
+#  7. writes RESULTS_DIR/<YYYY-MM-DD>.md (tables, ratios, issue #14's goals, machine, versions,
+#     pinning) and RESULTS_DIR/<YYYY-MM-DD>.png (p50 and p99 against throughput, log scale);
+#  8. fails on any answer that is not 2xx (wrk's "Non-2xx or 3xx responses") or socket error, and
+#     stops everything it started on success, failure or Ctrl-C.
+#
+# CPU pinning (2 cores): the load generator (wrk, one thread), the fast upstream (nginx, one
+# worker) and the fixture (idle once warm) share LOAD_CPU; the proxy under test alone gets
+# PROXY_CPU: nginx with worker_processes 1, stsgate with its default runtime, which sizes itself
+# to the CPUs it may use (one worker thread). Both proxies get the same single core, and the
+# generator and upstream the same core in all three measurements; for "direct" PROXY_CPU idles.
+# Both proxies hold keep-alive connections to the upstream and neither writes an access log
+# (ACCESS_LOG=1: both do, to files).
+#
+# Knobs (environment):
+#   DURATION=5s          length of each measured step (wrk -d syntax: 10s, 1m); QUICK=1: 2s
+#   ROUNDS=3             sweeps, interleaved; QUICK=1: 1
+#   WARMUP=3s            warm-up of each target before the sweep; QUICK=1: 1s
+#   CONCURRENCY="1 4 16 64 256"   the sweep (wrk -c)
+#   USERS=50             distinct users (tokens) rotated in the sweep
+#   RSS_USERS=1000       distinct warm users for the memory step (0 skips it)
+#   PROFILE=1            perf profile of stsgate at c=64 (after the sweep, not during it); 0 skips
+#                        (QUICK=1: 0)
+#   ACCESS_LOG=0         1: stsgate logs at info (one access line per request) and nginx logs too
+#   LOAD_CPU=0 PROXY_CPU=1   the pinning above
+#   BASE_PORT=18080      ports BASE_PORT+1 … +4: upstream, nginx, stsgate, stsgate admin
+#   RESULTS_DIR          default benches/results (QUICK=1: $CARGO_TARGET_DIR/bench-load/results)
+#   QUICK=1              the short smoke run
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+
+QUICK=${QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+    DURATION=${DURATION:-2s} WARMUP=${WARMUP:-1s} PROFILE=${PROFILE:-0} ROUNDS=${ROUNDS:-1}
+fi
+DURATION=${DURATION:-5s}
+WARMUP=${WARMUP:-3s}
+CONCURRENCY=${CONCURRENCY:-1 4 16 64 256}
+ROUNDS=${ROUNDS:-3}
+USERS=${USERS:-50}
+RSS_USERS=${RSS_USERS:-1000}
+PROFILE=${PROFILE:-1}
+ACCESS_LOG=${ACCESS_LOG:-0}
+LOAD_CPU=${LOAD_CPU:-0}
+PROXY_CPU=${PROXY_CPU:-1}
+BASE_PORT=${BASE_PORT:-18080}
+TARGET_DIR=$(mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)
+if [[ $QUICK == 1 ]]; then
+    RESULTS_DIR=${RESULTS_DIR:-$TARGET_DIR/bench-load/results}
+else
+    RESULTS_DIR=${RESULTS_DIR:-$ROOT/benches/results}
+fi
+
+UPSTREAM_PORT=$((BASE_PORT + 1)) NGINX_PORT=$((BASE_PORT + 2))
+STSGATE_PORT=$((BASE_PORT + 3)) ADMIN_PORT=$((BASE_PORT + 4))
+DATE=$(date +%F)
+RUN=$TARGET_DIR/bench-load/run-$(date +%Y%m%d-%H%M%S)
+LUA=$ROOT/benches/load/wrk.lua
+
+log() { printf '[load %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+# wrk-style duration → seconds.
+seconds() {
+    case $1 in
+        *ms) echo 1 ;;
+        *s) echo "${1%s}" ;;
+        *m) echo $((${1%m} * 60)) ;;
+        *h) echo $((${1%h} * 3600)) ;;
+        *) echo "$1" ;;
+    esac
+}
+for v in DURATION WARMUP; do
+    [[ ${!v} =~ ^[0-9]+(ms|s|m|h)?$ ]] || die "$v=${!v}: use wrk's syntax (10s, 1m)"
+done
+[[ $USERS =~ ^[1-9][0-9]*$ && $RSS_USERS =~ ^[0-9]+$ && $ROUNDS =~ ^[1-9][0-9]*$ ]] \
+    || die "USERS, RSS_USERS and ROUNDS must be numbers"
+(( $(nproc) >= 2 )) || die "needs 2 CPUs (load generator and upstream on one, the proxy on the other)"
+
+mkdir -p "$TARGET_DIR/bench-load"
+
+# --- everything started is stopped, whatever happens -------------------------------------------
+
+PIDS=() POLICY_RC_CREATED=0 SUDO=''
+[[ $(id -u) == 0 ]] || SUDO=sudo
+
+stop_all() {
+    local pid i
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_all
+    if [[ $POLICY_RC_CREATED == 1 ]]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+    if [[ $rc != 0 ]]; then log "exit $rc; logs and raw output are in ${RUN#"$ROOT"/}"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# --- 1. tools ------------------------------------------------------------------------------------
+
+have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
+missing=()
+have nginx || missing+=(nginx)
+have wrk || missing+=(wrk)
+have gnuplot || missing+=(gnuplot-nox)
+have curl || missing+=(curl)
+have taskset || missing+=(util-linux)
+if [[ $PROFILE == 1 ]] && ! have perf; then missing+=(linux-perf); fi
+if ((${#missing[@]})); then
+    log "installing ${missing[*]} (apt-get)"
+    # Debian starts a service when its package is installed (nginx on port 80); policy-rc.d
+    # saying 101 keeps it from starting. Container images usually ship one already.
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod 755 /usr/sbin/policy-rc.d
+        POLICY_RC_CREATED=1
+    fi
+    apt_log=$TARGET_DIR/bench-load/apt.log
+    timeout 900 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$apt_log" 2>&1 \
+        || die "apt-get update: $(tail -n5 "$apt_log")"
+    timeout 900 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}" >>"$apt_log" 2>&1 \
+        || die "apt-get install ${missing[*]}: $(tail -n5 "$apt_log")"
+    if [[ $POLICY_RC_CREATED == 1 ]]; then $SUDO rm -f /usr/sbin/policy-rc.d; POLICY_RC_CREATED=0; fi
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# --- 2. build --------------------------------------------------------------------------------------
+
+log "building stsgate and the fixture (release)"
+# One invocation, so the fixture shares stsgate's resolved dependency features (and their builds).
+build_log=$TARGET_DIR/bench-load/build.log
+timeout 3600 cargo build --release --bin stsgate --bin stsgate-bench-fixture >"$build_log" 2>&1 \
+    || die "cargo build: $(grep -m5 -A5 '^error' "$build_log")"
+STSGATE=$TARGET_DIR/release/stsgate
+FIXTURE=$TARGET_DIR/release/stsgate-bench-fixture
+
+# --- 3. the targets ----------------------------------------------------------------------------------
+
+mkdir -p "$RUN"/fixture "$RUN"/nginx "$RESULTS_DIR"
+log "run directory ${RUN#"$ROOT"/}"
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in $UPSTREAM_PORT $NGINX_PORT $STSGATE_PORT $ADMIN_PORT; do
+    ! port_in_use "$p" || die "port $p is in use (set BASE_PORT)"
+done
+
+# forget PID: a process that has ended and been waited for is no longer stopped at exit.
+forget() {
+    local keep=() p
+    for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+
+# wait_for WHAT PID SECONDS COMMAND…: until COMMAND succeeds, the process lives and time remains.
+wait_for() {
+    local what=$1 pid=$2 deadline=$((SECONDS + $3))
+    shift 3
+    until "$@" >/dev/null 2>&1; do
+        kill -0 "$pid" 2>/dev/null || die "$what exited during start-up"
+        ((SECONDS < deadline)) || die "$what did not become ready"
+        sleep 0.1
+    done
+}
+http_ok() { [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "$1") == 200 ]]; }
+
+APP_INSTANCE_ARN=arn:aws:chime:us-east-1:111122223333:app-instance/11111111-2222-3333-4444-555555555555
+if [[ $ACCESS_LOG == 1 ]]; then
+    NGINX_ACCESS_LOG="access_log $RUN/nginx/access.log combined buffer=64k;"
+    STSGATE_RUST_LOG=info
+else
+    NGINX_ACCESS_LOG="access_log off;"
+    STSGATE_RUST_LOG=warn
+fi
+
+# nginx_conf NAME SERVER-BLOCK: one worker, files under the run directory, no access log,
+# connections kept alive for the whole run (the default closes one every 1,000 requests).
+nginx_conf() {
+    cat >"$RUN/nginx/$1.conf" <<EOF
+worker_processes 1;
+pid $RUN/nginx/$1.pid;
+error_log $RUN/nginx/$1.error.log warn;
+events { worker_connections 4096; }
+http {
+    $NGINX_ACCESS_LOG
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $RUN/nginx/$1-client-body;
+    proxy_temp_path $RUN/nginx/$1-proxy;
+    fastcgi_temp_path $RUN/nginx/$1-fastcgi;
+    uwsgi_temp_path $RUN/nginx/$1-uwsgi;
+    scgi_temp_path $RUN/nginx/$1-scgi;
+$2
+}
+EOF
+}
+nginx_conf upstream "
+    server {
+        listen 127.0.0.1:$UPSTREAM_PORT backlog=4096;
+        default_type application/json;
+        location / { return 200 '{\"ChannelArn\":\"$APP_INSTANCE_ARN/channel/demo\",\"ChannelMessages\":[]}'; }
+    }"
+nginx_conf proxy "
+    upstream chime {
+        server 127.0.0.1:$UPSTREAM_PORT;
+        keepalive 1024;
+        keepalive_requests 10000000;
+        keepalive_timeout 300s;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT backlog=4096;
+        location / {
+            proxy_pass http://chime;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }
+    }"
+
+# start NAME CPU COMMAND…: in the background, pinned, output to the run directory, in a session
+# of its own so that a Ctrl-C reaches only this script and wrk (stsgate would start draining and
+# answer 503); the exit trap stops it. setsid and taskset exec, so $! is the server's pid.
+start() {
+    local name=$1 cpu=$2
+    shift 2
+    setsid taskset -c "$cpu" "$@" >"$RUN/$name.out" 2>&1 &
+    PIDS+=($!)
+}
+
+log "starting the upstream (nginx, CPU $LOAD_CPU) and the nginx proxy (CPU $PROXY_CPU)"
+for n in upstream proxy; do
+    "$NGINX" -t -q -p "$RUN/nginx" -e "$RUN/nginx/$n.error.log" -c "$RUN/nginx/$n.conf" \
+        || die "nginx $n config"
+done
+start nginx-upstream "$LOAD_CPU" "$NGINX" -p "$RUN/nginx" -e "$RUN/nginx/upstream.error.log" \
+    -c "$RUN/nginx/upstream.conf" -g 'daemon off;'
+UPSTREAM_PID=$!
+start nginx-proxy "$PROXY_CPU" "$NGINX" -p "$RUN/nginx" -e "$RUN/nginx/proxy.error.log" \
+    -c "$RUN/nginx/proxy.conf" -g 'daemon off;'
+NGINX_PID=$!
+wait_for "the upstream" "$UPSTREAM_PID" 10 http_ok "http://127.0.0.1:$UPSTREAM_PORT/"
+wait_for "the nginx proxy" "$NGINX_PID" 10 http_ok "http://127.0.0.1:$NGINX_PORT/"
+
+TOKEN_COUNT=$((RSS_USERS > USERS ? RSS_USERS : USERS))
+log "starting the fixture (IdP and STS stand-ins, $TOKEN_COUNT tokens; CPU $LOAD_CPU)"
+F=$RUN/fixture
+start fixture "$LOAD_CPU" "$FIXTURE" --dir "$F" --upstream "http://127.0.0.1:$UPSTREAM_PORT" \
+    --users "$TOKEN_COUNT" --listen "127.0.0.1:$STSGATE_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT"
+FIXTURE_PID=$!
+wait_for "the fixture" "$FIXTURE_PID" 120 test -e "$F/ready"
+cat "$RUN/fixture.out" >&2
+REQUEST_PATH=$(<"$F/request-path")
+TOKENS=$F/tokens.txt
+
+log "starting stsgate (CPU $PROXY_CPU)"
+mapfile -t AWS_ENV <"$F/aws.env"
+# stsgate's own identity comes from the standard AWS chain: here the environment keys the STS
+# stand-in trusts, and nothing else (no profile files, no instance metadata).
+start stsgate "$PROXY_CPU" env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_ROLE_ARN \
+    -u AWS_WEB_IDENTITY_TOKEN_FILE -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_STS \
+    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true \
+    "${AWS_ENV[@]}" RUST_LOG=$STSGATE_RUST_LOG "$STSGATE" --log-format json --config "$F/stsgate.toml"
+STSGATE_PID=$!
+wait_for stsgate "$STSGATE_PID" 30 http_ok "http://127.0.0.1:$ADMIN_PORT/readyz"
+# tokio names its workers tokio-rt-worker (tokio-runtime-worker before 1.47).
+WORKERS=$(cat /proc/"$STSGATE_PID"/task/*/comm 2>/dev/null | grep -c '^tokio-r' || true)
+
+declare -A URL=(
+    [direct]="http://127.0.0.1:$UPSTREAM_PORT$REQUEST_PATH"
+    [nginx]="http://127.0.0.1:$NGINX_PORT$REQUEST_PATH"
+    [stsgate]="http://127.0.0.1:$STSGATE_PORT$REQUEST_PATH"
+)
+TARGETS=(direct nginx stsgate)
+
+# One request by hand to each target: 200 and the upstream's body.
+first_token=$(head -n1 "$TOKENS")
+for t in "${TARGETS[@]}"; do
+    code=$(curl -s -m 5 -o "$RUN/$t.first-body" -w '%{http_code}' \
+        -H "Authorization: Bearer $first_token" "${URL[$t]}")
+    [[ $code == 200 ]] || die "$t answered $code to the first request: $(head -c 300 "$RUN/$t.first-body")"
+    grep -q ChannelMessages "$RUN/$t.first-body" || die "$t: not the upstream's body"
+done
+
+# --- 4.–6. measuring ------------------------------------------------------------------------------
+
+# busy_cpus: how many CPUs' worth the whole machine used over one second (ours are idle now, so
+# this is everyone else: a build or test run beside the benchmark shows here).
+busy_cpus() {
+    local a b
+    a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    sleep 1
+    b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ")
+        busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%.2f", (busy + idle) ? '"$(nproc)"' * busy / (busy + idle) : 0 }'
+}
+OTHER_LOAD=$(busy_cpus)
+if awk -v l="$OTHER_LOAD" 'BEGIN { exit !(l > 0.1) }'; then
+    log "WARNING: other processes are using $OTHER_LOAD CPUs; the numbers will be noisy"
+fi
+
+sts_calls() { tr -d '\n' <"$F/sts-calls"; }
+# expect_sts_calls N WHEN: the fixture's count settles at N (it is rewritten every 200 ms).
+expect_sts_calls() {
+    local deadline=$((SECONDS + 5))
+    until [[ $(sts_calls) == "$1" ]]; do
+        ((SECONDS < deadline)) || die "$2: $(sts_calls) AssumeRole calls, expected $1 (one per user)"
+        sleep 0.2
+    done
+}
+
+field() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"; }
+rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# drive TARGET CONNECTIONS DURATION USERS OUT: one wrk run; its RESULT line goes into $r. Fails
+# on any non-2xx answer or socket error. wrk runs in the background and the shell waits for it:
+# a Ctrl-C then reaches the trap at once (a foreground wrk would catch it, end its run early and
+# exit 0, and bash would carry on).
+drive() {
+    local t=$1 c=$2 d=$3 users=$4 out=$5 result wrk_pid
+    timeout $(($(seconds "$d") + 30)) taskset -c "$LOAD_CPU" \
+        wrk -t1 -c"$c" -d"$d" --timeout 5s -s "$LUA" "${URL[$t]}" -- "$TOKENS" "$users" "$c" >"$out" 2>&1 &
+    wrk_pid=$!
+    PIDS+=("$wrk_pid")
+    wait "$wrk_pid" || die "wrk against $t (c=$c) failed: $(tail -n5 "$out")"
+    forget "$wrk_pid"
+    result=$(grep '^RESULT ' "$out") || die "wrk against $t (c=$c) printed no RESULT line"
+    if grep -q 'Non-2xx or 3xx responses' "$out" || [[ $(field "$result" non2xx) != 0 ]]; then
+        die "$t (c=$c): $(field "$result" non2xx) answers were not 2xx (see ${out#"$ROOT"/})"
+    fi
+    for e in connect read write timeout; do
+        [[ $(field "$result" $e) == 0 ]] || die "$t (c=$c): $(field "$result" $e) $e errors (see ${out#"$ROOT"/})"
+    done
+    [[ $(field "$result" requests) -gt 0 ]] || die "$t (c=$c): no requests completed"
+    [[ $(field "$result" histogram) == ok ]] \
+        || die "$t (c=$c): could not read wrk's latency histogram: $(field "$result" histogram)"
+    r=$result
+}
+
+# sample_rss PID OUT: VmRSS (kB) every 0.2 s into OUT until killed; on the load CPU.
+sample_rss() {
+    taskset -c "$LOAD_CPU" bash -c \
+        'while :; do awk '\''$1 == "VmRSS:" { print $2 }'\'' /proc/'"$1"'/status || exit; sleep 0.2; done' \
+        >"$2" 2>/dev/null &
+    SAMPLER_PID=$!
+    PIDS+=("$SAMPLER_PID")
+}
+stop_sampler() {
+    kill "$SAMPLER_PID" 2>/dev/null || true
+    wait "$SAMPLER_PID" 2>/dev/null || true
+}
+max_of() { sort -n "$1" | tail -n1; }
+
+log "warming up ($WARMUP each; $USERS users)"
+for t in "${TARGETS[@]}"; do drive "$t" 16 "$WARMUP" "$USERS" "$RUN/warmup-$t.txt"; done
+expect_sts_calls "$USERS" "after the warm-up"
+RSS_IDLE=$(rss_kb "$STSGATE_PID" VmRSS)
+
+# Every run is one row of runs.tsv. results.tsv keeps, for each target and c, the round with the
+# median throughput (a whole row, so that its percentiles belong together), the spread of req/s
+# over the rounds and the highest RSS seen.
+RUNS=$RUN/runs.tsv RESULTS=$RUN/results.tsv
+HEADER=(round target c rps p50_us p90_us p99_us p999_us max_us requests rss_kb mean_us wrk_p99_us)
+(IFS=$'\t'; echo "${HEADER[*]}") >"$RUNS"
+for round in $(seq "$ROUNDS"); do
+    for c in $CONCURRENCY; do
+        for t in "${TARGETS[@]}"; do
+            rss=-
+            out=$RUN/wrk-$t-c$c-round$round.txt
+            if [[ $t == stsgate ]]; then sample_rss "$STSGATE_PID" "$out.rss"; fi
+            drive "$t" "$c" "$DURATION" "$USERS" "$out"
+            if [[ $t == stsgate ]]; then stop_sampler; rss=$(max_of "$out.rss"); fi
+            row=("$round" "$t" "$c")
+            for f in rps p50_us p90_us p99_us p999_us max_us requests; do row+=("$(field "$r" $f)"); done
+            row+=("$rss" "$(field "$r" mean_us)" "$(field "$r" wrk_p99_us)")
+            (IFS=$'\t'; echo "${row[*]}") >>"$RUNS"
+            log "$(awk -v n="$round/$ROUNDS" -v t="$t" -v c="$c" -v rps="$(field "$r" rps)" \
+                -v p50="$(field "$r" p50_us)" -v p99="$(field "$r" p99_us)" \
+                -v p999="$(field "$r" p999_us)" 'BEGIN {
+                    printf "%s %-7s c=%-3s %8.0f req/s  p50 %7.3f ms  p99 %7.3f ms  p99.9 %7.3f ms",
+                        n, t, c, rps, p50 / 1000, p99 / 1000, p999 / 1000 }')"
+        done
+    done
+done
+# Median round per target and c (the lower middle one for an even count).
+{
+    printf 'target\tc\trps\tp50_us\tp90_us\tp99_us\tp999_us\tmax_us\trequests\trss_kb\tmean_us\twrk_p99_us\trps_min\trps_max\n'
+    for c in $CONCURRENCY; do
+        for t in "${TARGETS[@]}"; do
+            awk -F'\t' -v t="$t" -v c="$c" 'NR > 1 && $2 == t && $3 == c' "$RUNS" | sort -t$'\t' -k4,4g |
+                awk -F'\t' -v OFS='\t' '{ row[NR] = $0; rps[NR] = $4; if ($11 != "-" && $11 > rss) rss = $11 }
+                    END {
+                        split(row[int((NR + 1) / 2)], m, "\t")
+                        print m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10],
+                            (rss == "" ? "-" : rss), m[12], m[13], rps[1], rps[NR] }'
+        done
+    done
+} >"$RESULTS"
+expect_sts_calls "$USERS" "after the sweep (the measured runs must not call STS)"
+RSS_SWEEP_HWM=$(rss_kb "$STSGATE_PID" VmHWM)
+RSS_SWEEP_END=$(rss_kb "$STSGATE_PID" VmRSS)
+
+# --- the profile: a separate c=64 run under perf (its numbers are not in the tables) ------------
+
+PROFILE_NOTE="not taken (PROFILE=0)"
+PROFILE_RPS=''
+if [[ $PROFILE == 1 ]]; then
+    # At most 10 s: DWARF call graphs copy 32 KiB of stack per sample (~16 MB/s at 499 Hz).
+    secs=$(seconds "$DURATION")
+    ((secs <= 10)) || secs=10
+    log "profiling stsgate at c=64 for ${secs}s (perf with DWARF call graphs, on CPU $LOAD_CPU)"
+    taskset -c "$LOAD_CPU" timeout $((secs + 30)) perf record -F 499 --call-graph dwarf,32768 \
+        -p "$STSGATE_PID" -o "$RUN/perf.data" -- sleep "$secs" >"$RUN/perf-record.out" 2>&1 &
+    perf_pid=$!
+    PIDS+=("$perf_pid")
+    drive stsgate 64 "${secs}s" "$USERS" "$RUN/wrk-stsgate-c64-perf.txt"
+    PROFILE_RPS=$(field "$r" rps)
+    if wait "$perf_pid" && [[ -s $RUN/perf.data ]]; then
+        forget "$perf_pid"
+        PROFILE_EVENT=$(perf evlist -i "$RUN/perf.data" 2>/dev/null | awk 'NR == 1')
+        log "reading the profile (perf script resolves inlined frames: about a minute)"
+        if timeout 600 perf script -i "$RUN/perf.data" -F ip,sym,dso >"$RUN/perf-stacks.txt" 2>/dev/null \
+            && awk -f "$ROOT/benches/load/perf-stages.awk" "$RUN/perf-stacks.txt" >"$RUN/perf-stages.tsv"; then
+            PROFILE_NOTE=ok
+        else
+            PROFILE_NOTE="perf script failed"
+        fi
+        rm -f "$RUN/perf-stacks.txt"
+    else
+        forget "$perf_pid"
+        PROFILE_NOTE="perf could not record: $(tail -n2 "$RUN/perf-record.out" | tr '\n' ' ')"
+        log "$PROFILE_NOTE"
+    fi
+    expect_sts_calls "$USERS" "after the profiled run"
+fi
+
+# --- memory with RSS_USERS distinct warm users ---------------------------------------------------
+
+RSS_MEM_MAX='' RSS_MEM_END='' RSS_MEM_HWM='' RSS_MEM_RPS=''
+if ((RSS_USERS > 0)); then
+    log "memory: $RSS_USERS distinct warm users (c=64, $DURATION)"
+    for round in 1 2 3 4 5; do
+        drive stsgate 16 "$WARMUP" "$RSS_USERS" "$RUN/warmup-rss-$round.txt"
+        [[ $(sts_calls) -lt $TOKEN_COUNT ]] || break
+    done
+    expect_sts_calls "$TOKEN_COUNT" "after warming $RSS_USERS users"
+    sample_rss "$STSGATE_PID" "$RUN/rss-users.txt"
+    drive stsgate 64 "$DURATION" "$RSS_USERS" "$RUN/wrk-stsgate-c64-$RSS_USERS-users.txt"
+    stop_sampler
+    expect_sts_calls "$TOKEN_COUNT" "after the memory run"
+    RSS_MEM_RPS=$(field "$r" rps)
+    RSS_MEM_MAX=$(max_of "$RUN/rss-users.txt")
+    RSS_MEM_END=$(rss_kb "$STSGATE_PID" VmRSS)
+    RSS_MEM_HWM=$(rss_kb "$STSGATE_PID" VmHWM)
+fi
+
+# --- 7. the report and the plot ---------------------------------------------------------------------
+
+log "writing the report"
+# val TARGET C COLUMN: one number of results.tsv (empty if that step was not run).
+val() {
+    awk -F'\t' -v t="$1" -v c="$2" -v col="$3" '
+        NR == 1 { for (i = 1; i <= NF; i++) idx[$i] = i; next }
+        $1 == t && $2 == c { print $idx[col] }' "$RESULTS"
+}
+# calc EXPR VAR=VALUE…: awk arithmetic, "n/a" when a value is missing.
+calc() {
+    local expr=$1 args=() ok=1
+    shift
+    for a in "$@"; do [[ -n ${a#*=} ]] || ok=0; args+=(-v "$a"); done
+    if [[ $ok == 1 ]]; then awk "${args[@]}" "BEGIN { $expr }"; else echo n/a; fi
+}
+mib() { calc 'printf "%.1f", kb / 1024' kb="$1"; }
+# verdict VALUE OP LIMIT
+verdict() {
+    [[ $1 == n/a ]] && { echo "not measured"; return; }
+    if awk -v v="$1" -v l="$3" "BEGIN { exit !(v $2 l) }"; then echo met; else echo "**missed**"; fi
+}
+
+tput64=$(calc 'printf "%.2f", s / n' s="$(val stsgate 64 rps)" n="$(val nginx 64 rps)")
+p99_4=$(calc 'printf "%.2f", s / n' s="$(val stsgate 4 p99_us)" n="$(val nginx 4 p99_us)")
+added4=$(calc 'printf "%.3f", (s - d) / 1000' s="$(val stsgate 4 p50_us)" d="$(val direct 4 p50_us)")
+added64=$(calc 'printf "%.3f", (s - d) / 1000' s="$(val stsgate 64 p50_us)" d="$(val direct 64 p50_us)")
+rss_goal=$(mib "$RSS_MEM_MAX")
+
+CPU_MODEL=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+MEM_TOTAL=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+REV=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+    REV="$REV (with uncommitted changes in the tree)"
+fi
+version() { "$@" 2>&1 | awk 'NR == 1'; }
+
+REPORT=$RESULTS_DIR/$DATE.md
+PLOT=$RESULTS_DIR/$DATE.png
+{
+    echo "# Whole-proxy load benchmark, $DATE"
+    echo
+    echo "Made by \`benches/load/run.sh\` (issue #14)$([[ $QUICK == 1 ]] && echo ', QUICK=1 smoke run'). The same wrk"
+    echo "load goes to three targets on loopback: **direct** (a fast upstream, nginx \`return 200\` with a"
+    echo "small JSON body, standing in for Chime), **nginx** (a plain reverse proxy to that upstream, with"
+    echo "upstream keep-alive) and **stsgate** (the release binary, forwarding to the same upstream)."
+    echo "Every request is \`GET $REQUEST_PATH\`"
+    echo "(ListChannelMessages on the demo channel of the configured AppInstance) with one of $USERS users'"
+    echo "\`Authorization: Bearer\` tokens in turn; the same requests go to all three. Every user's token"
+    echo "was validated and STS session made in the warm-up ($USERS AssumeRole calls, none afterwards), so"
+    echo "through stsgate each request is the warm path: token cache hit, session cache hit, SigV4 signing,"
+    echo "forwarding. Every answer was 2xx (the script fails otherwise)."
+    echo
+    echo "Each step ran $DURATION, in $ROUNDS round(s): all three targets at one c, then the next c, then"
+    echo "the whole sweep again. Each row below is the round with the median req/s (its percentiles"
+    echo "are that run's); \"req/s, all rounds\" is the spread, which on this VM is wide."
+    echo
+    echo "## Machine, versions, CPU sharing"
+    echo
+    echo "| | |"
+    echo "|---|---|"
+    echo "| CPUs | $(nproc) × $CPU_MODEL |"
+    echo "| memory | $MEM_TOTAL |"
+    echo "| kernel | $(uname -sr) |"
+    echo "| nginx | $(version "$NGINX" -v | sed "s/^nginx version: //") |"
+    echo "| wrk | $(version wrk -v | sed 's/ Copyright.*//') |"
+    echo "| rustc | $(version rustc --version) |"
+    echo "| stsgate | $(version "$STSGATE" --version), git $REV |"
+    echo "| CPU $LOAD_CPU | wrk (1 thread), the fast upstream (nginx, 1 worker), the fixture (IdP and STS stand-ins, idle once warm) |"
+    echo "| CPU $PROXY_CPU | the proxy under test alone: nginx (\`worker_processes 1\`) or stsgate (its runtime sized to the CPUs it may use: $WORKERS worker thread(s)); idle for **direct** |"
+    echo "| other load | $OTHER_LOAD CPUs busy with other processes just before the sweep (a second's sample of /proc/stat) |"
+    echo "| logging | $([[ $ACCESS_LOG == 1 ]] && echo 'access logs on: stsgate at info (JSON to a file), nginx buffered to a file' || echo 'no access log on either proxy (stsgate at `RUST_LOG=warn`, nginx `access_log off`)') |"
+    echo
+    echo "Pinned with \`taskset\`: both proxies get the same single core, and the load generator and"
+    echo "upstream the same other core in all three measurements, so the proxies are compared on equal"
+    echo "terms and **direct** is the floor that the generator and upstream set on their own."
+    echo
+    echo "## Results"
+    echo
+    echo "Latencies in ms: each request's own, exact, from wrk's histogram read in its Lua \`done()\`"
+    echo "hook. wrk 4 reports them only after adding its coordinated-omission correction (each slow"
+    echo "request also counted as the requests a constant-rate client would have queued behind it);"
+    echo "\`benches/load/wrk.lua\` takes that back out. The corrected p99 is the \"wrk's p99\" column."
+    for t in "${TARGETS[@]}"; do
+        echo
+        echo "### $t"
+        echo
+        if [[ $t == stsgate ]]; then
+            echo "| c | req/s | req/s, all rounds | mean | p50 | p90 | p99 | p99.9 | max | wrk's p99 | requests | RSS peak (MiB) |"
+            echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        else
+            echo "| c | req/s | req/s, all rounds | mean | p50 | p90 | p99 | p99.9 | max | wrk's p99 | requests |"
+            echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        fi
+        awk -F'\t' -v t="$t" 'NR > 1 && $1 == t {
+            row = sprintf("| %s | %.0f | %.0f–%.0f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %s |",
+                $2, $3, $13, $14, $11 / 1000, $4 / 1000, $5 / 1000, $6 / 1000, $7 / 1000, $8 / 1000,
+                $12 / 1000, $9)
+            if (t == "stsgate") row = row sprintf(" %.1f |", $10 / 1024)
+            print row }' "$RESULTS"
+    done
+    echo
+    echo "### Ratios at every step"
+    echo
+    echo "| c | stsgate / nginx req/s | stsgate / nginx p99 | p50 added over direct: stsgate | nginx |"
+    echo "|---:|---:|---:|---:|---:|"
+    for c in $CONCURRENCY; do
+        echo "| $c | $(calc 'printf "%.2f", s / n' s="$(val stsgate "$c" rps)" n="$(val nginx "$c" rps)") |" \
+            "$(calc 'printf "%.2f", s / n' s="$(val stsgate "$c" p99_us)" n="$(val nginx "$c" p99_us)") |" \
+            "$(calc 'printf "%+.3f ms", (s - d) / 1000' s="$(val stsgate "$c" p50_us)" d="$(val direct "$c" p50_us)") |" \
+            "$(calc 'printf "%+.3f ms", (n - d) / 1000' n="$(val nginx "$c" p50_us)" d="$(val direct "$c" p50_us)") |"
+    done
+    echo
+    echo "## Issue #14's goals"
+    echo
+    echo "| goal | measured | |"
+    echo "|---|---:|---|"
+    echo "| throughput at c=64 ≥ 0.9 × nginx's | $tput64 × | $(verdict "$tput64" '>=' 0.9) |"
+    echo "| p99 at c=4 ≤ 1.5 × nginx's | $p99_4 × | $(verdict "$p99_4" '<=' 1.5) |"
+    echo "| p50 added over direct ≤ 0.06 ms (c=4) | $added4 ms | $(verdict "$added4" '<=' 0.06) |"
+    echo "| the same at c=64 | $added64 ms | $(verdict "$added64" '<=' 0.06) |"
+    echo "| RSS ≤ 60 MB with 1,000 distinct warm users | $rss_goal MiB ($RSS_USERS users) | $( ((RSS_USERS >= 1000)) && verdict "$rss_goal" '<=' 60 || echo "not measured (RSS_USERS=$RSS_USERS)") |"
+    echo
+    echo "## Memory (stsgate's RSS)"
+    echo
+    echo "| when | MiB |"
+    echo "|---|---:|"
+    echo "| warm, idle, $USERS users | $(mib "$RSS_IDLE") |"
+    echo "| peak VmRSS during the sweep, per step | see the stsgate table |"
+    echo "| after the sweep: VmRSS / VmHWM (the process's peak) | $(mib "$RSS_SWEEP_END") / $(mib "$RSS_SWEEP_HWM") |"
+    if ((RSS_USERS > 0)); then
+        echo "| $RSS_USERS distinct warm users, c=64 for $DURATION ($(calc 'printf "%.0f", r' r="$RSS_MEM_RPS") req/s): peak VmRSS sampled every 0.2 s | $(mib "$RSS_MEM_MAX") |"
+        echo "| then: VmRSS / VmHWM | $(mib "$RSS_MEM_END") / $(mib "$RSS_MEM_HWM") |"
+    fi
+    echo
+    echo "## Where stsgate's time goes (c=64)"
+    echo
+    if [[ $PROFILE_NOTE == ok ]]; then
+        echo "A separate c=64 run of ${secs}s under \`perf record -F 499 --call-graph dwarf -p <stsgate>\`"
+        echo "(event \`$PROFILE_EVENT\`; perf on CPU $LOAD_CPU; $(calc 'printf "%.0f", r' r="$PROFILE_RPS") req/s while sampled)."
+        if [[ $PROFILE_EVENT == cpu-clock* ]]; then
+            echo "cpu-clock is a timer, not a hardware counter (this VM exposes none): it cannot fire while"
+            echo "interrupts are off, so such time shows up where they come back on (\`_raw_spin_unlock_irqrestore\`)."
+        fi
+        echo "Stages, by what the sampled stack names (\`benches/load/perf-stages.awk\`):"
+        echo
+        echo "| % of samples | stage | of which malloc/free |"
+        echo "|---:|---|---:|"
+        awk -F'\t' '$1 == "stage"' "$RUN/perf-stages.tsv" | sort -t$'\t' -k2,2gr |
+            awk -F'\t' '{ printf "| %s | %s | %s |\n", $2, $3, ($4 > 0 ? $4 : "") }'
+        echo
+        echo "The 15 largest symbols by self time:"
+        echo
+        echo "| % | object | symbol |"
+        echo "|---:|---|---|"
+        awk -F'\t' '$1 == "self"' "$RUN/perf-stages.tsv" | sort -t$'\t' -k2,2gr | awk 'NR <= 15' |
+            awk -F'\t' '{ sym = $4; if (length(sym) > 110) sym = substr(sym, 1, 107) "..."
+                gsub(/\|/, "\\|", sym); printf "| %s | %s | `%s` |\n", $2, $3, sym }'
+    else
+        echo "No profile: $PROFILE_NOTE."
+    fi
+    echo
+    echo "## Plot"
+    echo
+    echo "![p50 and p99 latency against throughput, direct, nginx and stsgate]($DATE.png)"
+    echo
+    echo "Each point is one concurrency step, labelled with its c (wrk connections)."
+} >"$REPORT"
+
+for t in "${TARGETS[@]}"; do
+    awk -F'\t' -v t="$t" 'NR > 1 && $1 == t { print $2, $3, $4 / 1000, $6 / 1000 }' "$RESULTS" >"$RUN/plot-$t.dat"
+done
+cat >"$RUN/plot.gp" <<EOF
+set terminal pngcairo size 900,540 font 'DejaVu Sans,10'
+set output '$PLOT'
+set title "Latency against throughput, c = $CONCURRENCY ($DATE, $(nproc) CPUs, $USERS users)"
+set xlabel 'throughput (req/s)'
+set ylabel 'latency (ms, log scale)'
+set logscale y
+set format y '%g'
+set grid xtics ytics mytics lc rgb '#dddddd'
+set key outside right top
+set xrange [0:*]
+plot \
+  '$RUN/plot-direct.dat'  u 2:3 w lp lw 2 pt 7 lc rgb '#7f7f7f' t 'direct p50', \
+  ''                      u 2:4 w lp lw 2 pt 9 dt 2 lc rgb '#7f7f7f' t 'direct p99', \
+  '$RUN/plot-nginx.dat'   u 2:3 w lp lw 2 pt 7 lc rgb '#2ca02c' t 'nginx p50', \
+  ''                      u 2:4 w lp lw 2 pt 9 dt 2 lc rgb '#2ca02c' t 'nginx p99', \
+  '$RUN/plot-stsgate.dat' u 2:3 w lp lw 2 pt 7 lc rgb '#1f77b4' t 'stsgate p50', \
+  ''                      u 2:4 w lp lw 2 pt 9 dt 2 lc rgb '#1f77b4' t 'stsgate p99', \
+  for [f in '$RUN/plot-direct.dat $RUN/plot-nginx.dat $RUN/plot-stsgate.dat'] \
+      f u 2:4:(sprintf('c=%d', \$1)) w labels offset 0,0.9 font ',8' notitle
+EOF
+timeout 60 gnuplot "$RUN/plot.gp" || die "gnuplot"
+
+stop_all
+log "wrote ${REPORT#"$ROOT"/} and ${PLOT#"$ROOT"/}"
+awk -F'\t' '{ printf "%-8s %4s %9s %8s %8s %8s %8s\n", $1, $2, $3, $4, $6, $7, $10 }' "$RESULTS" >&2
