@@ -75,6 +75,7 @@ async fn principal(s: &Settings, r: &Request) -> Result<Arc<Principal>, String> 
                     claims: jws.claims,
                     exp: 0,
                     valid_until: 0,
+                    derived: Default::default(),
                 }));
             }
             auth().authenticate_token(&token).await.map_err(refused)

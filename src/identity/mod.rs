@@ -43,6 +43,22 @@ pub struct Principal {
     /// Last second (Unix) this identity is accepted: `exp` plus leeway, or earlier when a
     /// maximum token age applies. Cached identities are re-checked against it.
     pub valid_until: i64,
+    /// What later stages compute from this principal alone, kept with it.
+    pub derived: Derived,
+}
+
+/// A value computed once per validated credential from its [`Principal`] alone. The token cache
+/// hands every request with the same credential the same `Arc<Principal>`, so the mapping stage
+/// stores its result here instead of mapping the claims again on every request.
+#[derive(Debug, Clone, Default)]
+pub struct Derived(std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>);
+
+impl Derived {
+    /// The stored value, computing it with `f` the first time. `None` if a value of another type
+    /// is stored (the caller then computes without keeping it).
+    pub fn get_or_init<T: std::any::Any + Send + Sync>(&self, f: impl FnOnce() -> T) -> Option<&T> {
+        self.0.get_or_init(|| Arc::new(f())).downcast_ref::<T>()
+    }
 }
 
 impl Principal {

@@ -64,6 +64,7 @@ impl IssuerVerifier {
             claims: jws.claims.clone(),
             exp: expires_at,
             valid_until,
+            derived: Default::default(),
         })
     }
 

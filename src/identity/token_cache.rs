@@ -125,6 +125,7 @@ mod tests {
             claims: m,
             exp: later,
             valid_until: later,
+            derived: Default::default(),
         })
     }
 

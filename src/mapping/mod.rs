@@ -199,6 +199,17 @@ impl Mapper {
         self.map_traced(p, None)
     }
 
+    /// As [`Mapper::map`], computed once per validated credential and shared by every request
+    /// that carries it (kept in the principal's [`Derived`](crate::identity::Derived) slot; the
+    /// mapping depends on the claims and the configuration only).
+    pub fn map_shared(&self, p: &Principal) -> Result<Arc<Mapped>, MappingError> {
+        type Memo = Result<Arc<Mapped>, MappingError>;
+        match p.derived.get_or_init::<Memo>(|| self.map(p).map(Arc::new)) {
+            Some(memo) => memo.clone(),
+            None => self.map(p).map(Arc::new),
+        }
+    }
+
     /// As [`Mapper::map`], writing each role check to `trace`.
     fn map_traced(
         &self,

@@ -186,6 +186,7 @@ mod tests {
             claims: claims.as_object().unwrap().clone(),
             exp: 0,
             valid_until: 0,
+            derived: Default::default(),
         }
     }
 

@@ -33,6 +33,7 @@ fn principal(issuer: &str, claims: serde_json::Value) -> Principal {
         claims: claims.as_object().unwrap().clone(),
         exp: 0,
         valid_until: 0,
+        derived: Default::default(),
     }
 }
 
@@ -236,4 +237,24 @@ fn session_names_are_always_valid() {
         assert!(s.starts_with("h-") && s.len() == 34, "{raw:?} -> {s}");
     }
     assert_eq!(session_name("a"), session_name("a"), "stable");
+}
+
+#[test]
+fn a_principal_is_mapped_once_and_its_mapping_shared() {
+    let m = mapper(ISSUER_A);
+    let p = alice(json!({"sub": "alice", "org": "acme"}));
+    let first = m.map_shared(&p).unwrap();
+    let again = m.map_shared(&p).unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &again),
+        "the second request reuses the mapping"
+    );
+    assert_eq!(first.spec, m.map(&p).unwrap().spec);
+    // A refusal is remembered the same way, and stays a refusal.
+    let bad = alice(json!({"sub": "alice"}));
+    assert_eq!(
+        m.map_shared(&bad).unwrap_err(),
+        MappingError::MissingClaim("org".into())
+    );
+    assert!(m.map_shared(&bad).is_err());
 }

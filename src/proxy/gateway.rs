@@ -241,7 +241,7 @@ impl Gateway {
         parts: &Parts,
         query: bool,
         log: &mut RequestLog,
-    ) -> Result<(Arc<Principal>, Mapped), GatewayError> {
+    ) -> Result<(Arc<Principal>, Arc<Mapped>), GatewayError> {
         let carriers = Carriers {
             saml_header: self.saml_header.as_ref(),
             session_token: self.policy.session_token_auth,
@@ -251,12 +251,12 @@ impl Gateway {
             .verifier
             .verify(credential(&parts.headers, &carriers)?)
             .await?;
-        let mut mapped = self.mapper.map(&principal)?;
+        let mut mapped = self.mapper.map_shared(&principal)?;
         log.caller = Some(mapped.spec.user_arn.clone());
         self.check_rate(&mapped.spec.user_arn)?;
         if mapped.provider.sts_mode == StsMode::WebIdentity {
             // Read again rather than copied for every request: few providers use this mode.
-            mapped.spec.exchange = match credential(&parts.headers, &carriers)? {
+            let exchange = match credential(&parts.headers, &carriers)? {
                 Credential::Jwt(token) => Exchange::WebIdentity(SecretCredential::new(&token)),
                 Credential::Saml(assertion) => Exchange::Saml {
                     principal_arn: mapped
@@ -267,6 +267,7 @@ impl Gateway {
                     assertion: SecretCredential::new(&assertion),
                 },
             };
+            Arc::make_mut(&mut mapped).spec.exchange = exchange;
         }
         Ok((principal, mapped))
     }

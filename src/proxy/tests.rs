@@ -67,6 +67,7 @@ impl Verify for StubVerify {
                 claims: claims.as_object().unwrap().clone(),
                 exp: crate::clock::unix_seconds(SystemTime::now()) + 3600,
                 valid_until: crate::clock::unix_seconds(SystemTime::now()) + 3600,
+                derived: Default::default(),
             }))
         })
     }

@@ -48,6 +48,7 @@ pub(super) fn check(
         claims,
         exp: expires_at,
         valid_until,
+        derived: Default::default(),
     })
 }
 
