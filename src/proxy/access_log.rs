@@ -43,6 +43,16 @@ pub struct AccessLine<'a> {
 
 impl AccessLine<'_> {
     pub fn emit(&self) {
+        // The user hash and the fields cost a SHA-256 and a few strings: only for a line kept.
+        let server_error = self.error.is_some_and(|e| e.status().is_server_error());
+        let kept = if server_error {
+            tracing::enabled!(tracing::Level::WARN)
+        } else {
+            tracing::enabled!(tracing::Level::INFO)
+        };
+        if !kept {
+            return;
+        }
         let request_id = self.request_id.to_str().unwrap_or("-");
         let (method, operation, status) = (self.method.as_str(), self.operation, self.status);
         let caller = self.caller.unwrap_or("-");
