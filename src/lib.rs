@@ -42,7 +42,7 @@ pub mod http_client;
 pub mod identity;
 pub mod mapping;
 pub mod metrics;
-mod proxy;
+pub mod proxy;
 mod rate;
 pub mod shutdown;
 pub mod signing;
