@@ -179,6 +179,48 @@ pub struct UpstreamConfig {
     pub ca_file: Option<std::path::PathBuf>,
 }
 
+/// Appends the keys every provider (`[[issuers]]`, `[[saml_idps]]`) has, deciding who its
+/// callers become (types in providers.rs), to a struct: one definition, so the two tables cannot
+/// drift. Not `#[serde(flatten)]`, which would lose `deny_unknown_fields` and its typo errors.
+macro_rules! provider_config {
+    ($(#[$meta:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($fields)*
+            /// Short name: `{provider}` in templates, the `amr` tag, `stsgate explain`. Required once
+            /// more than one provider is configured.
+            pub name: Option<String>,
+            /// AppInstanceUserId template: `"{sub}"`, `"{provider}-{sub}"`, `"{identity_id}"`, any
+            /// `{claim}`. Default: `{chime.user_id_claim}`, or `{provider}-{…}` with several providers.
+            pub user_id: Option<String>,
+            /// `"default"`, `"rules"` or `"token"`.
+            #[serde(default)]
+            pub role: RoleMode,
+            /// This provider's default role; else `sts.role_arn`.
+            pub role_arn: Option<String>,
+            /// `role = "rules"`: evaluated in order, the first match wins (at most 25).
+            #[serde(default)]
+            pub rules: Vec<RuleConfig>,
+            /// No rule matched, or no usable role in the token: `"deny"` or `"default"`.
+            #[serde(default)]
+            pub ambiguous: Ambiguous,
+            /// `role = "token"`: the roles a token may choose.
+            #[serde(default)]
+            pub allowed_roles: Vec<String>,
+            /// Principal tags: `"off"`, `"default"` or `{ tag = "claim" }`. Default: `[session_tags]`.
+            pub tags: Option<TagsConfig>,
+            /// Multi-valued claims in tags are joined with this (tag characters only); refused when unset.
+            pub join_multi_valued: Option<String>,
+            /// The session's shape for this provider's callers, over `[sts]`.
+            #[serde(default)]
+            pub session: SessionConfig,
+            /// `"assume_role"` (stsgate's credentials) or `"web_identity"` (the caller's own). Default: `sts.mode`.
+            pub sts_mode: Option<StsMode>,
+        }
+    };
+}
+
+provider_config! {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerConfig {
@@ -208,38 +250,10 @@ pub struct IssuerConfig {
     /// The key set is refetched in the background this often (rotation without restarts).
     #[serde(default = "default_jwks_refresh")]
     pub jwks_refresh_seconds: u64,
-    // Who this provider's callers become (types in providers.rs; the same keys as [[saml_idps]]).
-    /// Short name: `{provider}` in templates, the `amr` tag, `stsgate explain`. Required once
-    /// more than one provider is configured.
-    pub name: Option<String>,
-    /// AppInstanceUserId template: `"{sub}"`, `"{provider}-{sub}"`, `"{identity_id}"`, any
-    /// `{claim}`. Default: `{chime.user_id_claim}`, or `{provider}-{…}` with several providers.
-    pub user_id: Option<String>,
-    /// `"default"`, `"rules"` or `"token"`.
-    #[serde(default)]
-    pub role: RoleMode,
-    /// This provider's default role; else `sts.role_arn`.
-    pub role_arn: Option<String>,
-    /// `role = "rules"`: evaluated in order, the first match wins (at most 25).
-    #[serde(default)]
-    pub rules: Vec<RuleConfig>,
-    /// No rule matched, or no usable role in the token: `"deny"` or `"default"`.
-    #[serde(default)]
-    pub ambiguous: Ambiguous,
-    /// `role = "token"`: the roles a token may choose.
-    #[serde(default)]
-    pub allowed_roles: Vec<String>,
-    /// Principal tags: `"off"`, `"default"` or `{ tag = "claim" }`. Default: `[session_tags]`.
-    pub tags: Option<TagsConfig>,
-    /// Multi-valued claims in tags are joined with this (tag characters only); refused when unset.
-    pub join_multi_valued: Option<String>,
-    /// The session's shape for this provider's callers, over `[sts]`.
-    #[serde(default)]
-    pub session: SessionConfig,
-    /// `"assume_role"` (stsgate's credentials) or `"web_identity"` (the caller's own). Default: `sts.mode`.
-    pub sts_mode: Option<StsMode>,
+}
 }
 
+provider_config! {
 /// A SAML 2.0 IdP: its signing certificates and what its assertions must say about us.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -273,38 +287,9 @@ pub struct SamlIdpConfig {
     pub required_claims: BTreeMap<String, toml::Value>,
     /// Refuse assertions issued (`IssueInstant`) longer ago than this.
     pub max_assertion_age_seconds: Option<u64>,
-    // Who this provider's callers become (types in providers.rs; the same keys as [[issuers]]).
-    /// Short name: `{provider}` in templates, the `amr` tag, `stsgate explain`. Required once
-    /// more than one provider is configured.
-    pub name: Option<String>,
-    /// AppInstanceUserId template: `"{sub}"`, `"{provider}-{sub}"`, `"{identity_id}"`, any
-    /// `{claim}`. Default: `{chime.user_id_claim}`, or `{provider}-{…}` with several providers.
-    pub user_id: Option<String>,
-    /// `"default"`, `"rules"` or `"token"`.
-    #[serde(default)]
-    pub role: RoleMode,
-    /// This provider's default role; else `sts.role_arn`.
-    pub role_arn: Option<String>,
-    /// `role = "rules"`: evaluated in order, the first match wins (at most 25).
-    #[serde(default)]
-    pub rules: Vec<RuleConfig>,
-    /// No rule matched, or no usable role in the token: `"deny"` or `"default"`.
-    #[serde(default)]
-    pub ambiguous: Ambiguous,
-    /// `role = "token"`: the roles a token may choose.
-    #[serde(default)]
-    pub allowed_roles: Vec<String>,
-    /// Principal tags: `"off"`, `"default"` or `{ tag = "claim" }`. Default: `[session_tags]`.
-    pub tags: Option<TagsConfig>,
-    /// Multi-valued claims in tags are joined with this (tag characters only); refused when unset.
-    pub join_multi_valued: Option<String>,
-    /// The session's shape for this provider's callers, over `[sts]`.
-    #[serde(default)]
-    pub session: SessionConfig,
-    /// `"assume_role"` (stsgate's credentials) or `"web_identity"` (the caller's own). Default: `sts.mode`.
-    pub sts_mode: Option<StsMode>,
     /// `sts_mode = "web_identity"`: the IAM SAML provider of `AssumeRoleWithSAML`.
     pub saml_provider_arn: Option<String>,
+}
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]

@@ -62,6 +62,18 @@ impl Derived {
 }
 
 impl Principal {
+    /// A principal with these claims (an object) and no expiry checks, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn with_claims(issuer: &str, claims: Value) -> Self {
+        Principal {
+            issuer: issuer.into(),
+            claims: claims.as_object().expect("claims are an object").clone(),
+            exp: 0,
+            valid_until: 0,
+            derived: Derived::default(),
+        }
+    }
+
     /// When the identity expires (`exp`).
     pub fn expires_at(&self) -> std::time::SystemTime {
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.exp.max(0) as u64)

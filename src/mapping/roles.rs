@@ -173,13 +173,7 @@ mod tests {
     use serde_json::json;
 
     fn principal(claims: Value) -> Principal {
-        Principal {
-            issuer: "i".into(),
-            claims: claims.as_object().unwrap().clone(),
-            exp: 0,
-            valid_until: 0,
-            derived: Default::default(),
-        }
+        Principal::with_claims("i", claims)
     }
 
     fn rule(claim: &str, m: MatchType, value: &str, role: &str) -> Rule {

@@ -181,13 +181,7 @@ mod tests {
     use serde_json::json;
 
     fn principal(claims: Value) -> Principal {
-        Principal {
-            issuer: "i".into(),
-            claims: claims.as_object().unwrap().clone(),
-            exp: 0,
-            valid_until: 0,
-            derived: Default::default(),
-        }
+        Principal::with_claims("i", claims)
     }
 
     fn render(t: &str, claims: Value, join: Option<&str>) -> Result<String, MappingError> {

@@ -28,13 +28,7 @@ fn mapper(extra: &str) -> Mapper {
 }
 
 fn principal(issuer: &str, claims: serde_json::Value) -> Principal {
-    Principal {
-        issuer: issuer.into(),
-        claims: claims.as_object().unwrap().clone(),
-        exp: 0,
-        valid_until: 0,
-        derived: Default::default(),
-    }
+    Principal::with_claims(issuer, claims)
 }
 
 fn alice(claims: serde_json::Value) -> Principal {
