@@ -9,7 +9,7 @@ use crate::guests::{AppInstanceUsers, Guests};
 use crate::http_client::HttpClient;
 use crate::identity::{Authenticator, IssuerKeys};
 use crate::metrics::Metrics;
-use crate::proxy::{Gateway, Stages, serve};
+use crate::proxy::{Gateway, Http1Pool, Stages, serve};
 use crate::tls::ReloadingTls;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use std::net::SocketAddr;
@@ -217,7 +217,10 @@ impl Parts {
             guests,
             verifier: Arc::new(auth),
             sessions: Arc::new(broker.clone()),
-            transport: Arc::new(http.clone()),
+            transport: Arc::new(Http1Pool::new(
+                &http.tls_config(),
+                s.upstream.connect_timeout,
+            )),
             tls: http.tls_config(),
             metrics: metrics.clone(),
             clock,

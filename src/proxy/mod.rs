@@ -8,7 +8,8 @@
 //!   CORS for browsers.
 //! - `inbound.rs`: what a client request may look like (path, `Connection`, content type, the
 //!   forwarded headers); `body.rs`: the buffered request body; `headers.rs`: hop-by-hop rules.
-//! - `forward.rs`: the upstream request and its [`Transport`].
+//! - `forward.rs`: the upstream request and its [`Transport`]; `upstream_pool.rs`: the pooled
+//!   HTTP/1.1 connections to Chime that production forwards over.
 //! - `websocket.rs`: the `/connect` bridge; `server.rs`: the accept loop.
 
 mod access_log;
@@ -25,8 +26,10 @@ mod route;
 mod server;
 #[cfg(test)]
 mod tests;
+mod upstream_pool;
 pub mod websocket;
 
 pub use forward::{Transport, Upstream};
 pub use gateway::{Gateway, Stages};
 pub use server::serve;
+pub use upstream_pool::Http1Pool;
