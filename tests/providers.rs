@@ -228,7 +228,11 @@ fn guests(c: &mut stsgate::config::Config, chime: String, per_minute: u32) {
 
 #[tokio::test]
 async fn guests_get_their_role_scope_down_amr_and_chime_user() {
-    let h = Harness::start_with_standins(|s, c| guests(c, s.chime.endpoint(), 2)).await;
+    let h = Harness::start_with_standins(|s, c| {
+        guests(c, s.chime.endpoint(), 2);
+        c.vending.enabled = true;
+    })
+    .await;
     let r = h.send("POST", "/guest", &[], "").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let g = r.json();
@@ -238,15 +242,17 @@ async fn guests_get_their_role_scope_down_amr_and_chime_user() {
     );
     assert_eq!(g["token_type"], "Bearer");
     assert!(id.starts_with("us-east-1:"), "{id}");
+    // Namespaced like every provider's default, so no other provider's user can be this one.
+    let user_id = format!("guests-{id}");
     assert_eq!(
         g["app_instance_user_arn"],
-        format!("{APP_INSTANCE_ARN}/user/{id}")
+        format!("{APP_INSTANCE_ARN}/user/{user_id}")
     );
     assert_eq!(r.headers["cache-control"], "no-store");
     // Its AppInstanceUser was created once, with an expiry, by stsgate's own credentials.
     let users = h.standins.chime.created_users();
     assert_eq!(users.len(), 1);
-    assert_eq!(users[0]["AppInstanceUserId"], id);
+    assert_eq!(users[0]["AppInstanceUserId"], user_id);
     assert_eq!(users[0]["ExpirationSettings"]["ExpirationDays"], 2);
 
     for _ in 0..2 {
@@ -266,7 +272,7 @@ async fn guests_get_their_role_scope_down_amr_and_chime_user() {
     );
     let tags: std::collections::BTreeMap<_, _> = calls[0].tags.iter().cloned().collect();
     assert_eq!(tags["amr"], "unauthenticated:guests");
-    assert_eq!(tags[USER_ID_TAG], id);
+    assert_eq!(tags[USER_ID_TAG], user_id);
     assert_eq!(h.standins.chime.created_users().len(), 1, "created once");
     // Outside the guests' operations: refused before STS.
     let auth = format!("Bearer {token}");
@@ -283,6 +289,13 @@ async fn guests_get_their_role_scope_down_amr_and_chime_user() {
             ],
             &body,
         )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.json()["error"], "operation_not_allowed");
+    assert_eq!(h.standins.sts.calls().len(), 1);
+    // Nor raw credentials, which would reach every operation of the role as any bearer.
+    let r = h
+        .send("POST", "/credentials", &[("authorization", &auth)], "")
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert_eq!(r.json()["error"], "operation_not_allowed");

@@ -26,6 +26,24 @@ pub const AUDIENCE: &str = "stsgate-guests";
 /// The guests' provider name (`{provider}`, the `amr` tag).
 pub const PROVIDER_NAME: &str = "guests";
 
+/// A guest's AppInstanceUserId: `{provider}-{identity_id}`, the default every provider's users
+/// get when there are several, so no other provider's default can make the same one.
+pub fn user_id(identity_id: &str) -> String {
+    format!("{PROVIDER_NAME}-{identity_id}")
+}
+
+/// What one client is, for `max_per_minute`: its IPv4 address, or its IPv6 /64 (one host is
+/// usually given a whole /64, and could otherwise rotate through it).
+fn client_key(peer: IpAddr) -> IpAddr {
+    match peer {
+        IpAddr::V4(_) => peer,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+    }
+}
+
 /// What issuing needs, from `[guests]`.
 #[derive(Debug, Clone)]
 pub struct GuestSettings {
@@ -40,6 +58,8 @@ pub struct GuestSettings {
 pub struct Issued {
     pub token: String,
     pub identity_id: String,
+    /// Its AppInstanceUserId ([`user_id`]).
+    pub user_id: String,
     pub expires_in: u64,
 }
 
@@ -86,13 +106,15 @@ impl Guests {
     /// created first when configured.
     pub async fn issue(&self, peer: IpAddr) -> Result<Issued, GuestError> {
         if let Some(rate) = &self.per_address {
-            rate.check(&peer).map_err(GuestError::RateLimited)?;
+            rate.check(&client_key(peer))
+                .map_err(GuestError::RateLimited)?;
         }
         let identity_id = identity_id::fresh(&self.region);
+        let user_id = user_id(&identity_id);
         if let Some(users) = &self.users {
             let short = identity_id.rsplit(':').next().unwrap_or_default();
             users
-                .create(&identity_id, &format!("Guest {}", &short[..8]))
+                .create(&user_id, &format!("Guest {}", &short[..8]))
                 .await?;
         }
         let now = unix_seconds(self.clock.now());
@@ -107,7 +129,24 @@ impl Guests {
         Ok(Issued {
             token: self.key.sign(&claims),
             identity_id,
+            user_id,
             expires_in: self.lifetime.as_secs(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_its_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(other));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(client_key(v4), v4);
     }
 }

@@ -218,6 +218,11 @@ impl Gateway {
                 &self.policy.display_name_claim,
             )),
             Route::Vend => {
+                // Raw credentials reach every operation the role allows, as any bearer: not for
+                // callers held to a list of their own (guests).
+                if mapped.provider.allowed.is_some() {
+                    return Err(GatewayError::OperationNotAllowed(route.label()));
+                }
                 let session = self.sessions.session(&mapped.spec).await?;
                 self.metrics.credentials_vended.inc();
                 Ok(local::vend(&session.keys, session.expires_at))
@@ -286,7 +291,7 @@ impl Gateway {
         self.metrics.guest_tokens_issued.inc();
         Ok(local::guest_token(
             &issued,
-            &self.mapper.app_instance_user_arn(&issued.identity_id),
+            &self.mapper.app_instance_user_arn(&issued.user_id),
         ))
     }
 
@@ -300,14 +305,11 @@ impl Gateway {
         }
     }
 
-    /// `name` is on the caller's allow-list: its provider's (guests), else the gateway's.
+    /// `name` is on the gateway's allow-list and, for a provider with one of its own (guests),
+    /// on that too: a provider's list narrows `chime.allowed_operations`, never widens it.
     pub(super) fn allow(&self, name: &'static str, mapped: &Mapped) -> Result<(), GatewayError> {
-        let list = mapped
-            .provider
-            .allowed
-            .as_ref()
-            .unwrap_or(&self.policy.allowed);
-        if list.contains(name) {
+        let own = mapped.provider.allowed.as_ref();
+        if self.policy.allowed.contains(name) && own.is_none_or(|l| l.contains(name)) {
             Ok(())
         } else {
             Err(GatewayError::OperationNotAllowed(name))

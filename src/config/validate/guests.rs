@@ -67,8 +67,8 @@ pub(super) fn provider(g: &GuestsConfig, global: &Global, p: &mut Problems) -> P
         name: guests::PROVIDER_NAME.to_owned(),
         amr: amr_of(false, guests::PROVIDER_NAME),
         authenticated: false,
-        // A guest's `sub` is its identity ID.
-        user_id: Template::claim("sub"),
+        // A guest's `sub` is its identity ID; its user ID is `guests::user_id` of that.
+        user_id: Template::parse("{provider}-{sub}").expect("a valid template"),
         session_name: Template::claim("sub"),
         roles: RoleSelection::Default(g.role_arn.as_str().into()),
         tags,

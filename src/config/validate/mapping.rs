@@ -53,7 +53,9 @@ macro_rules! fields {
 
 pub(super) fn mapping(c: &Config, p: &mut Problems) -> MappingSettings {
     let global = Global::new(c, p);
-    let several = c.issuers.len() + c.saml_idps.len() > 1;
+    // Guests count: their user IDs are `guests-{identity_id}`, so a sole issuer's must be
+    // namespaced too.
+    let several = c.issuers.len() + c.saml_idps.len() + usize::from(c.guests.is_some()) > 1;
     let mut providers = Vec::new();
     for (i, iss) in c.issuers.iter().enumerate() {
         let at = format!("issuers[{i}]");
@@ -168,7 +170,7 @@ fn provider(
             if !is_provider_name(n) {
                 p.bad(
                     k("name"),
-                    "1-32 letters, digits, '.', '_' or '-', starting with a letter or digit",
+                    "1-32 letters, digits, '.' or '_', starting with a letter or digit (no '-': it ends the name in the default user id {provider}-{sub})",
                 );
             }
             n.clone()
@@ -385,12 +387,14 @@ pub(super) fn tag_map(
     tags
 }
 
+/// A provider name cannot hold `-`, so the default user ID `{provider}-{sub}` says unambiguously
+/// whose it is: `acme` + `eu-alice` cannot become `acme-eu` + `alice`.
 fn is_provider_name(n: &str) -> bool {
     let b = n.as_bytes();
     (1..=32).contains(&b.len())
         && b[0].is_ascii_alphanumeric()
         && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || b"._".contains(c))
 }
 
 fn unique_names(providers: &[Provider], c: &Config, p: &mut Problems) {

@@ -121,6 +121,10 @@ fn provider_rules_are_checked_at_load_naming_the_key() {
         "{e}"
     );
     assert!(e.contains("issuers[1].name: required"), "{e}");
+    // `-` ends a name in `{provider}-{sub}`: `acme` + `eu-alice` must not be `acme-eu` + `alice`.
+    let dashed = SAMPLE.replacen("[[issuers]]", "[[issuers]]\nname = \"acme-eu\"", 1);
+    let e = from_toml(&dashed).unwrap_err().to_string();
+    assert!(e.contains("issuers[0].name: 1-32 letters, digits"), "{e}");
     let cases = [
         (
             "rules = [{ claim = \"g\", match = \"Equals\", value = \"v\", role_arn = \"arn:aws:iam::1:role/R\" }]",
@@ -196,7 +200,15 @@ fn an_inline_policy_counts_once_minified() {
 #[test]
 fn guest_tags_may_only_read_what_guest_tokens_carry() {
     let guests = "[guests]\nrole_arn = \"arn:aws:iam::111122223333:role/Guest\"\n";
-    let sample = format!("{SAMPLE}\n{guests}");
+    // Guests are a provider: a sole issuer beside them is named and namespaced too.
+    let e = from_toml(&format!("{SAMPLE}\n{guests}"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("issuers[0].name: required"), "{e}");
+    let named = SAMPLE
+        .replacen("[[issuers]]", "[[issuers]]\nname = \"corp\"", 1)
+        .replacen("= \"sub\"", "= \"{user_id}\"", 1);
+    let sample = format!("{named}\n{guests}");
     assert!(
         from_toml(&sample).is_ok(),
         "[session_tags] reads sub: fine for guests"
