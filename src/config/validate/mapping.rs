@@ -246,14 +246,48 @@ fn provider(
 }
 
 /// What a provider's sessions must satisfy: the user-id tag, transitive keys among the tags,
-/// and what web-identity mode cannot send.
+/// and what web-identity mode cannot send; for the provider's shape and each rule's own.
 pub(super) fn check_session(at: &str, v: &Provider, g: &Global, p: &mut Problems) {
     let tags_key = format!("{at}.tags");
     if v.sts_mode == StsMode::WebIdentity {
         if !v.tags.is_empty() {
             p.bad(&tags_key, "sts_mode = \"web_identity\" cannot send tags (they come from the token's https://aws.amazon.com/tags claim); set tags = \"off\"");
         }
-        if !v.shape.transitive_tag_keys.is_empty() || v.shape.source_identity.is_some() {
+    } else {
+        let carries_user_id = v
+            .tags
+            .iter()
+            .any(|(_, t)| *t == v.user_id || t.uses(&Var::UserId));
+        if g.require_user_id_tag && !carries_user_id {
+            p.bad(
+                format!("{tags_key} (or session_tags)"),
+                format!(
+                    "no tag carries the user id ({}), so the user role's policy cannot tie a session \
+                     to its bearer; add one (e.g. my_applications_user_id = \"{{user_id}}\") or set \
+                     chime.require_user_id_tag = false",
+                    v.user_id
+                ),
+            );
+        }
+    }
+    check_shape(at, &v.shape, v, p);
+    if let RoleSelection::Rules { rules, .. } = &v.roles {
+        for (i, r) in rules.iter().enumerate() {
+            // What a rule inherits was checked with the provider.
+            let inherited = r.shape.transitive_tag_keys == v.shape.transitive_tag_keys
+                && r.shape.source_identity == v.shape.source_identity;
+            if !inherited {
+                check_shape(&format!("{at}.rules[{i}]"), &r.shape, v, p);
+            }
+        }
+    }
+}
+
+/// One session shape of provider `v`: transitive keys are among its tags; web-identity mode
+/// sends neither those nor a source identity.
+fn check_shape(at: &str, shape: &SessionShape, v: &Provider, p: &mut Problems) {
+    if v.sts_mode == StsMode::WebIdentity {
+        if !shape.transitive_tag_keys.is_empty() || shape.source_identity.is_some() {
             p.bad(
                 format!("{at}.session"),
                 "sts_mode = \"web_identity\" cannot send transitive_tag_keys or source_identity",
@@ -261,22 +295,7 @@ pub(super) fn check_session(at: &str, v: &Provider, g: &Global, p: &mut Problems
         }
         return;
     }
-    let carries_user_id = v
-        .tags
-        .iter()
-        .any(|(_, t)| *t == v.user_id || t.uses(&Var::UserId));
-    if g.require_user_id_tag && !carries_user_id {
-        p.bad(
-            format!("{tags_key} (or session_tags)"),
-            format!(
-                "no tag carries the user id ({}), so the user role's policy cannot tie a session \
-                 to its bearer; add one (e.g. my_applications_user_id = \"{{user_id}}\") or set \
-                 chime.require_user_id_tag = false",
-                v.user_id
-            ),
-        );
-    }
-    for t in v.shape.transitive_tag_keys.iter() {
+    for t in shape.transitive_tag_keys.iter() {
         if !v.tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(t)) {
             p.bad(
                 format!("{at}.session.transitive_tag_keys"),

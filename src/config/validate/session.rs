@@ -66,6 +66,22 @@ pub(super) fn shape(
         }
         None => base.policy_arns.clone(),
     };
+    // STS counts the inline policy and the managed policies' ARNs against one budget.
+    let arn_chars: usize = policy_arns
+        .iter()
+        .map(|a: &std::sync::Arc<str>| a.chars().count())
+        .sum();
+    let inline_chars = policy.as_deref().map_or(0, |t: &str| t.chars().count());
+    let own = over.session_policy.is_some() || over.policy_arns.is_some();
+    if own && arn_chars > 0 && inline_chars + arn_chars > MAX_POLICY_CHARS {
+        p.bad(
+            key("policy_arns"),
+            format!(
+                "the inline policy ({inline_chars} characters minified) and the policy ARNs \
+                 ({arn_chars}) exceed the {MAX_POLICY_CHARS} characters STS allows together"
+            ),
+        );
+    }
     let transitive_tag_keys = match &over.transitive_tag_keys {
         Some(keys) => {
             for t in keys {

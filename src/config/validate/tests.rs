@@ -161,6 +161,14 @@ fn provider_rules_are_checked_at_load_naming_the_key() {
             "issuers[1].tags: sts_mode = \"web_identity\" cannot send tags",
         ),
         (
+            "role = \"rules\"\nrules = [{ claim = \"g\", match = \"Equals\", value = \"v\", role_arn = \"arn:aws:iam::111122223333:role/R\", session = { transitive_tag_keys = [\"dept\"] } }]",
+            "issuers[1].rules[0].session.transitive_tag_keys: \"dept\" is not one of",
+        ),
+        (
+            "sts_mode = \"web_identity\"\ntags = \"off\"\nrole = \"rules\"\nrules = [{ claim = \"g\", match = \"Equals\", value = \"v\", role_arn = \"arn:aws:iam::111122223333:role/R\", session = { source_identity = \"email\" } }]",
+            "issuers[1].rules[0].session: sts_mode = \"web_identity\" cannot send",
+        ),
+        (
             "tags = \"off\"",
             "issuers[1].tags (or session_tags): no tag carries the user id",
         ),
@@ -225,4 +233,22 @@ fn guest_tags_may_only_read_what_guest_tokens_carry() {
         e.contains("guests.signing_key_file: cannot read /nonexistent.pem"),
         "{e}"
     );
+}
+
+#[test]
+fn inline_and_managed_session_policies_share_one_budget() {
+    let statement = format!(r#"{{"Version":"2012-10-17","Sid":"{}"}}"#, "x".repeat(1900));
+    let arn = format!("arn:aws:iam::111122223333:policy/{}", "p".repeat(200));
+    let text = format!(
+        "{SAMPLE}\n[guests]\nrole_arn = \"arn:aws:iam::111122223333:role/Guest\"\nsession_policy = '{statement}'\npolicy_arns = [\"{arn}\"]\n"
+    )
+    .replacen("[[issuers]]", "[[issuers]]\nname = \"corp\"", 1)
+    .replacen("= \"sub\"", "= \"{user_id}\"", 1);
+    let e = from_toml(&text).unwrap_err().to_string();
+    assert!(
+        e.contains("guests.policy_arns: the inline policy (1933 characters minified)"),
+        "{e}"
+    );
+    let short = text.replace(&"p".repeat(200), "p");
+    assert!(from_toml(&short).is_ok(), "{short}");
 }
