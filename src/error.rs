@@ -70,6 +70,8 @@ pub enum GatewayError {
     HeadersTooLarge(usize),
     #[error("too many guest tokens for this address; retry in {retry_after} s")]
     GuestsRateLimited { retry_after: u64 },
+    #[error("too many guest tokens for now; retry in {retry_after} s")]
+    GuestsTotalRateLimited { retry_after: u64 },
     #[error(transparent)]
     Sts(#[from] StsError),
     #[error(transparent)]
@@ -83,6 +85,9 @@ impl From<crate::guests::GuestError> for GatewayError {
         match e {
             crate::guests::GuestError::RateLimited(retry_after) => {
                 GatewayError::GuestsRateLimited { retry_after }
+            }
+            crate::guests::GuestError::TotalRateLimited(retry_after) => {
+                GatewayError::GuestsTotalRateLimited { retry_after }
             }
             crate::guests::GuestError::CreateUser(e) => {
                 GatewayError::Upstream(FetchError::Transport(e.to_string()))
@@ -111,6 +116,7 @@ impl GatewayError {
             GatewayError::Identity(IdentityError::VerifierBusy) => Limit::SamlQueue,
             GatewayError::RateLimited { .. } => Limit::UserRate,
             GatewayError::GuestsRateLimited { .. } => Limit::GuestsPerMinute,
+            GatewayError::GuestsTotalRateLimited { .. } => Limit::GuestsTotalPerMinute,
             GatewayError::TooManySockets(_) => Limit::UserSockets,
             _ => return None,
         })
@@ -133,7 +139,8 @@ impl GatewayError {
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::TooManySockets(_)
             | GatewayError::RateLimited { .. }
-            | GatewayError::GuestsRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            | GatewayError::GuestsRateLimited { .. }
+            | GatewayError::GuestsTotalRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             GatewayError::Sts(e) => match e.kind {
                 StsErrorKind::Denied | StsErrorKind::Invalid => StatusCode::FORBIDDEN,
@@ -167,9 +174,9 @@ impl GatewayError {
             GatewayError::BadRequest(_) => "bad_request",
             GatewayError::TooManySockets(_) => "too_many_sockets",
             GatewayError::OriginNotAllowed(_) => "origin_not_allowed",
-            GatewayError::RateLimited { .. } | GatewayError::GuestsRateLimited { .. } => {
-                "rate_limited"
-            }
+            GatewayError::RateLimited { .. }
+            | GatewayError::GuestsRateLimited { .. }
+            | GatewayError::GuestsTotalRateLimited { .. } => "rate_limited",
             GatewayError::HeadersTooLarge(_) => "headers_too_large",
             GatewayError::Sts(e) => match e.kind {
                 StsErrorKind::Denied | StsErrorKind::Invalid => "sts_denied",
@@ -256,7 +263,8 @@ impl GatewayError {
             }
         }
         if let GatewayError::RateLimited { retry_after }
-        | GatewayError::GuestsRateLimited { retry_after } = self
+        | GatewayError::GuestsRateLimited { retry_after }
+        | GatewayError::GuestsTotalRateLimited { retry_after } = self
         {
             h.insert(header::RETRY_AFTER, (*retry_after).into());
         } else if status == StatusCode::SERVICE_UNAVAILABLE

@@ -61,6 +61,7 @@ label_set!(
         UserSockets => "websocket_max_per_user",
         SamlQueue => "saml_queue_timeout",
         GuestsPerMinute => "guests.max_per_minute",
+        GuestsTotalPerMinute => "guests.max_total_per_minute",
     }
 );
 

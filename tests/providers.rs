@@ -206,6 +206,10 @@ async fn more_than_25_rules_stop_start_up_naming_the_key() {
 }
 
 fn guests(c: &mut stsgate::config::Config, chime: String, per_minute: u32) {
+    guests_with_total(c, chime, per_minute, 600)
+}
+
+fn guests_with_total(c: &mut stsgate::config::Config, chime: String, per_minute: u32, total: u32) {
     let tags = [
         (USER_ID_TAG.to_owned(), "{user_id}".to_owned()),
         ("amr".to_owned(), "{amr}".to_owned()),
@@ -219,6 +223,7 @@ fn guests(c: &mut stsgate::config::Config, chime: String, per_minute: u32) {
         tags: Some(TagsConfig::Custom(tags.into_iter().collect())),
         token_lifetime_seconds: 600,
         max_per_minute: per_minute,
+        max_total_per_minute: total,
         signing_key_file: None,
         create_app_instance_user: true,
         app_instance_user_expiration_days: 2,
@@ -326,6 +331,30 @@ async fn guests_get_their_role_scope_down_amr_and_chime_user() {
         1.0
     );
     assert_eq!(h.standins.chime.created_users().len(), 2);
+}
+
+#[tokio::test]
+async fn guest_tokens_are_capped_for_all_clients_together() {
+    let h =
+        Harness::start_with_standins(|s, c| guests_with_total(c, s.chime.endpoint(), 10, 1)).await;
+    assert_eq!(
+        h.send("POST", "/guest", &[], "").await.status,
+        StatusCode::OK
+    );
+    let r = h.send("POST", "/guest", &[], "").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.json()["error"], "rate_limited");
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(
+        h.metric("stsgate_limit_refusals_total{limit=\"guests.max_total_per_minute\"}")
+            .await,
+        1.0
+    );
+    assert_eq!(
+        h.standins.chime.created_users().len(),
+        1,
+        "no user for the refused one"
+    );
 }
 
 #[tokio::test]

@@ -123,6 +123,11 @@ pub struct GuestsConfig {
     /// Guest tokens one client address may get per minute.
     #[serde(default = "default_guests_per_minute")]
     pub max_per_minute: u32,
+    /// Guest tokens all clients together may get per minute from one replica: each may cost a
+    /// `CreateAppInstanceUser` with stsgate's own credentials, and behind a load balancer every
+    /// client shares one address.
+    #[serde(default = "default_guests_total_per_minute")]
+    pub max_total_per_minute: u32,
     /// PEM (PKCS#8) P-256 private key guest tokens are signed with, shared by every replica;
     /// absent: one is generated at start (one replica, or the demo).
     pub signing_key_file: Option<std::path::PathBuf>,
@@ -142,6 +147,9 @@ fn default_guest_token_lifetime() -> u64 {
 }
 fn default_guests_per_minute() -> u32 {
     10
+}
+fn default_guests_total_per_minute() -> u32 {
+    600
 }
 fn default_guest_expiration_days() -> u32 {
     1

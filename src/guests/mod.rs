@@ -50,6 +50,8 @@ pub struct GuestSettings {
     pub key: Arc<GuestKey>,
     pub token_lifetime: Duration,
     pub max_per_minute: u32,
+    /// `max_total_per_minute`: all clients together.
+    pub max_total_per_minute: u32,
     /// `create_app_instance_user`: the identity API endpoint and the users' lifetime in days.
     pub create_users: Option<(url::Url, u32)>,
 }
@@ -67,6 +69,8 @@ pub struct Issued {
 pub enum GuestError {
     #[error("too many guest tokens for this address; retry in {0} s")]
     RateLimited(u64),
+    #[error("too many guest tokens for now; retry in {0} s")]
+    TotalRateLimited(u64),
     #[error(transparent)]
     CreateUser(#[from] CreateError),
 }
@@ -76,6 +80,7 @@ pub struct Guests {
     region: String,
     lifetime: Duration,
     per_address: Option<KeyedRate<IpAddr>>,
+    total: Option<KeyedRate<()>>,
     users: Option<AppInstanceUsers>,
     clock: SharedClock,
 }
@@ -88,11 +93,13 @@ impl Guests {
         clock: SharedClock,
     ) -> Self {
         let per_minute = f64::from(s.max_per_minute);
+        let total = f64::from(s.max_total_per_minute);
         Guests {
             key: s.key.clone(),
             region: region.to_owned(),
             lifetime: s.token_lifetime,
             per_address: KeyedRate::new(per_minute / 60.0, per_minute),
+            total: KeyedRate::new(total / 60.0, total),
             users,
             clock,
         }
@@ -108,6 +115,9 @@ impl Guests {
         if let Some(rate) = &self.per_address {
             rate.check(&client_key(peer))
                 .map_err(GuestError::RateLimited)?;
+        }
+        if let Some(rate) = &self.total {
+            rate.check(&()).map_err(GuestError::TotalRateLimited)?;
         }
         let identity_id = identity_id::fresh(&self.region);
         let user_id = user_id(&identity_id);

@@ -64,6 +64,7 @@ async fn every_mapping_refusal_is_clear_and_costs_nothing_upstream() {
             )),
             token_lifetime_seconds: 600,
             max_per_minute: 1,
+            max_total_per_minute: 600,
             signing_key_file: None,
             create_app_instance_user: false,
             app_instance_user_expiration_days: 1,

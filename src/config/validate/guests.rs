@@ -99,6 +99,10 @@ pub(super) fn settings(c: &Config, p: &mut Problems) -> Option<GuestSettings> {
         ("guests.token_lifetime_seconds", g.token_lifetime_seconds),
         ("guests.max_per_minute", u64::from(g.max_per_minute)),
         (
+            "guests.max_total_per_minute",
+            u64::from(g.max_total_per_minute),
+        ),
+        (
             "guests.app_instance_user_expiration_days",
             u64::from(g.app_instance_user_expiration_days),
         ),
@@ -139,6 +143,7 @@ pub(super) fn settings(c: &Config, p: &mut Problems) -> Option<GuestSettings> {
         key: Arc::new(key),
         token_lifetime: Duration::from_secs(g.token_lifetime_seconds),
         max_per_minute: g.max_per_minute,
+        max_total_per_minute: g.max_total_per_minute,
         create_users,
     })
 }
