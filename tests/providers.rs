@@ -309,47 +309,29 @@ async fn guests_get_their_role_scope_down_amr_and_chime_user() {
     let keys = h.send("GET", "/.well-known/jwks.json", &[], "").await;
     assert_eq!(keys.json()["keys"][0]["alg"], "ES256");
     // Rate-limited per client address: the third token in a minute waits.
-    assert_eq!(
-        h.send("POST", "/guest", &[], "").await.status,
-        StatusCode::OK
-    );
+    one_more_guest_then_refused(&h, "guests.max_per_minute").await;
+    assert_eq!(h.metric("stsgate_guest_tokens_issued_total").await, 2.0);
+    assert_eq!(h.standins.chime.created_users().len(), 2);
+}
+
+/// One more guest token is issued; the next is refused by `limit`, with a Retry-After.
+async fn one_more_guest_then_refused(h: &Harness, limit: &str) {
+    let r = h.send("POST", "/guest", &[], "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = h.send("POST", "/guest", &[], "").await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
     assert_eq!(r.json()["error"], "rate_limited");
-    assert!(
-        r.headers["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-            >= 1
-    );
-    assert_eq!(h.metric("stsgate_guest_tokens_issued_total").await, 2.0);
-    assert_eq!(
-        h.metric("stsgate_limit_refusals_total{limit=\"guests.max_per_minute\"}")
-            .await,
-        1.0
-    );
-    assert_eq!(h.standins.chime.created_users().len(), 2);
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    let refusals = format!("stsgate_limit_refusals_total{{limit=\"{limit}\"}}");
+    assert_eq!(h.metric(&refusals).await, 1.0);
 }
 
 #[tokio::test]
 async fn guest_tokens_are_capped_for_all_clients_together() {
     let h =
         Harness::start_with_standins(|s, c| guests_with_total(c, s.chime.endpoint(), 10, 1)).await;
-    assert_eq!(
-        h.send("POST", "/guest", &[], "").await.status,
-        StatusCode::OK
-    );
-    let r = h.send("POST", "/guest", &[], "").await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
-    assert_eq!(r.json()["error"], "rate_limited");
-    assert!(r.headers.contains_key("retry-after"));
-    assert_eq!(
-        h.metric("stsgate_limit_refusals_total{limit=\"guests.max_total_per_minute\"}")
-            .await,
-        1.0
-    );
+    one_more_guest_then_refused(&h, "guests.max_total_per_minute").await;
     assert_eq!(
         h.standins.chime.created_users().len(),
         1,
