@@ -1,5 +1,6 @@
-//! The one outbound HTTP client (JWKS, discovery, Chime upstream): hyper 1 over rustls with
-//! aws-lc-rs, HTTP/1.1 and HTTP/2, pooled. Trust = Mozilla roots plus the system's roots.
+//! The outbound HTTP client for stsgate's own calls (JWKS, discovery, the Chime identity API):
+//! hyper 1 over rustls with aws-lc-rs, HTTP/1.1 and HTTP/2, pooled. Trust = Mozilla roots plus
+//! the system's roots. Forwarded requests use the proxy's own pool over the same connector.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -59,17 +60,8 @@ impl HttpClient {
         .expect("aws-lc-rs supports the default TLS versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(connect_timeout));
-        http.set_nodelay(true);
         let tls = Arc::new(tls);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*tls).clone())
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
+        let https = https_connector(&tls, connect_timeout, true);
         let inner = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(https);
@@ -119,6 +111,28 @@ impl HttpClient {
         tokio::time::timeout(timeout, fetch)
             .await
             .map_err(|_| FetchError::Timeout)?
+    }
+}
+
+/// TCP (no Nagle, `connect_timeout`) then TLS for `https://` with ALPN http/1.1, and h2 when
+/// `http2`; plain for `http://`.
+pub fn https_connector(
+    tls: &rustls::ClientConfig,
+    connect_timeout: Duration,
+    http2: bool,
+) -> HttpsConnector<HttpConnector> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_or_http()
+        .enable_http1();
+    if http2 {
+        builder.enable_http2().wrap_connector(http)
+    } else {
+        builder.wrap_connector(http)
     }
 }
 

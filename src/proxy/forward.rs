@@ -7,12 +7,11 @@ use super::inbound::forwarded_headers;
 use crate::BoxFuture;
 use crate::chime::BEARER_HEADER;
 use crate::error::{GatewayError, ProxyBody};
-use crate::http_client::{FetchError, HttpClient};
+use crate::http_client::FetchError;
 use bytes::Bytes;
 use http::header::HOST;
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, Uri};
-use http_body_util::{BodyExt, Full};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -25,19 +24,6 @@ pub trait Transport: Send + Sync + 'static {
         req: Request<Bytes>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<Response<ProxyBody>, FetchError>>;
-}
-
-impl Transport for HttpClient {
-    fn send(
-        &self,
-        req: Request<Bytes>,
-        timeout: Duration,
-    ) -> BoxFuture<'_, Result<Response<ProxyBody>, FetchError>> {
-        Box::pin(async move {
-            let resp = HttpClient::send(self, req.map(Full::new), timeout).await?;
-            Ok(resp.map(|b| b.boxed()))
-        })
-    }
 }
 
 pub struct Upstream {

@@ -5,7 +5,7 @@
 use super::Transport;
 use crate::BoxFuture;
 use crate::error::ProxyBody;
-use crate::http_client::{FetchError, error_chain};
+use crate::http_client::{FetchError, error_chain, https_connector};
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use http_body_util::{BodyExt, Full};
@@ -32,17 +32,8 @@ pub struct Http1Pool {
 impl Http1Pool {
     /// Connects with `tls` (ALPN `http/1.1`) to `https://` upstreams, plainly to `http://`.
     pub fn new(tls: &rustls::ClientConfig, connect_timeout: Duration) -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(connect_timeout));
-        http.set_nodelay(true);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls.clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
         Http1Pool {
-            connector,
+            connector: https_connector(tls, connect_timeout, false),
             idle: Arc::default(),
         }
     }
