@@ -33,6 +33,9 @@ pub fn cases(h: &Harness) -> Vec<Case> {
         Case::get("Connection names Content-Type", &[auth, ("connection", "content-type")], 400, "bad_request"),
         Case::get("Connection names an x-amz header", &[auth, ("connection", "X-Amz-Date")], 400, "bad_request"),
         // A normalising signer or server would read another operation's path.
+        // The attack as reported: UpdateChannelMessage by shape, UpdateChannel once normalised.
+        bad("dot-dot after messages").to("PUT", format!("{messages}/..")).with_body("{}"),
+        bad("encoded dot-dot after messages").to("PUT", format!("{messages}/%2e%2e")).with_body("{}"),
         bad("dot-dot segment").to("PUT", format!("{message}/..")).with_body("{}"),
         bad("dot segment").to("PUT", format!("{message}/.")).with_body("{}"),
         bad("encoded dot segment").to("PUT", format!("{message}/%2E")).with_body("{}"),
