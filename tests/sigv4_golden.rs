@@ -254,3 +254,61 @@ fn the_signature_covers_the_exact_wire_path() {
         .check(&received, &secret, "chime", "us-east-1")
         .expect("signed over the path exactly as sent");
 }
+
+#[test]
+fn the_verifier_reads_the_path_as_sent() {
+    // The proof above is worth something only if the verifier does not normalise either: a
+    // request signed by a normalising signer (aws-sigv4's defaults) over `…/msg-1/..` carries a
+    // signature for `…/messages/`, and must not verify against the path on the wire. (botocore
+    // cannot make this proof: its SigV4Auth removes dot segments before signing.)
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_smithy_runtime_api::client::identity::Identity;
+    let (ak, secret, token) = inputs();
+    let identity: Identity =
+        aws_credential_types::Credentials::new(ak, secret.clone(), Some(token), None, "t").into();
+    let host = "messaging-chime.us-east-1.amazonaws.com";
+    let messages = "/channels/arn%3Aaws%3Achime%3Aus-east-1%3A111122223333%3Aapp-instance%2Fai%2Fchannel%2Fc1/messages";
+    let wire = format!("{messages}/msg-1/..");
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("chime")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let mut req = http::Request::put(format!("https://{host}{wire}"))
+        .header("host", host)
+        .header("content-type", "application/json")
+        .body(Bytes::from_static(b"{}"))
+        .unwrap();
+    let signable = SignableRequest::new(
+        "PUT",
+        req.uri().to_string(),
+        [("host", host), ("content-type", "application/json")].into_iter(),
+        SignableBody::Bytes(b"{}"),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    instructions.apply_to_request_http1x(&mut req);
+    let received_at = |path: &str| ReceivedRequest {
+        method: "PUT".into(),
+        path_and_query: path.into(),
+        headers: req.headers().clone(),
+        body: req.body().clone(),
+    };
+    // Control: the signature is sound, for the normalised path it was made over.
+    IndependentCheck
+        .check(
+            &received_at(&format!("{messages}/")),
+            &secret,
+            "chime",
+            "us-east-1",
+        )
+        .expect("valid over the normalised path");
+    let refused = IndependentCheck
+        .check(&received_at(&wire), &secret, "chime", "us-east-1")
+        .expect_err("a signature over the normalised path verified against the wire path");
+    assert!(refused.contains("signature mismatch"), "{refused}");
+}
