@@ -413,6 +413,23 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
     )
     .await;
     assert_eq!(status, 401);
+    // Authenticated, then refused: a user probing another's bearer is named in the log.
+    let bob = format!("{}/user/bob", stsgate_standins::APP_INSTANCE_ARN);
+    let (status, body) = http(
+        "GET",
+        &format!("{proxy}{path}"),
+        &[
+            auth.clone(),
+            vec![
+                ("x-amz-chime-bearer".into(), bob),
+                ("x-request-id".into(), "trace-0002".into()),
+            ],
+        ]
+        .concat(),
+        "",
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
     assert_eq!(standins.sts.calls().len(), 1);
     // A browser's token in the WebSocket URL, accepted and refused: in no log line either.
     let ws = proxy.replacen("http://", "ws://", 1);
@@ -470,12 +487,22 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
     assert!(proxied["upstream_ms"].as_f64().unwrap() > 0.0);
     let refused = line("refused");
     assert_eq!(refused["status"], 401);
+    assert_eq!(refused["caller"], "-", "no caller before authentication");
     assert_eq!(refused["code"], "invalid_token");
     assert_eq!(
         refused["request_id"].as_str().unwrap().len(),
         36,
         "generated: {refused}"
     );
+    let probe = logs
+        .lines()
+        .find(|l| l.contains("\"message\":\"refused\"") && l.contains("trace-0002"))
+        .expect("the bearer mismatch has an access-log line");
+    let probe = serde_json::from_str::<serde_json::Value>(probe).unwrap()["fields"].clone();
+    assert_eq!(probe["status"], 403, "{probe}");
+    assert_eq!(probe["code"], "bearer_mismatch", "{probe}");
+    assert_eq!(probe["caller"], alice.as_str(), "{probe}");
+    assert_eq!(probe["user"], proxied["user"], "{probe}");
 }
 
 /// Runs the binary off the runtime (the stand-ins it talks to live on it).
