@@ -65,6 +65,27 @@ label_set!(
     }
 );
 
+label_set!(
+    /// `stsgate_session_store_errors_total{op}` and the store's latency histogram.
+    StoreOp { Get => "get", Put => "put", Lease => "lease", Release => "release", Rate => "rate" }
+);
+label_set!(
+    /// `stsgate_session_store_lookups_total{result}`; `refused`: an entry that did not open
+    /// (tampered, foreign key), replaced.
+    StoreLookup {
+        Hit => "hit",
+        Miss => "miss",
+        Refused => "refused",
+        Unavailable => "unavailable",
+    }
+);
+label_set!(
+    /// `stsgate_session_store_leases_total{outcome}`: won at once; found held, so the replica
+    /// waited for another's result; or won after waiting, once the holder's lease expired
+    /// without a result.
+    LeaseOutcome { Won => "won", Waited => "waited", Expired => "expired" }
+);
+
 /// A counter per value of a closed label set.
 #[derive(Clone)]
 pub struct Counters<L: Label>(IntCounterVec, PhantomData<L>);
@@ -145,6 +166,17 @@ pub struct Metrics {
     pub tls_reloads: Counters<Outcome>,
     /// The serving certificate's notAfter (Unix seconds); 0 without TLS.
     pub tls_not_after: IntGauge,
+    /// 1 while the shared session store answers (or none is configured), 0 while it rests.
+    pub store_up: IntGauge,
+    pub store_lookups: Counters<StoreLookup>,
+    /// Failed or timed-out store calls (each makes the store rest `retry_interval_ms`).
+    pub store_errors: Counters<StoreOp>,
+    pub store_duration: HistogramVec,
+    pub store_leases: Counters<LeaseOutcome>,
+    /// Sessions obtained from STS directly because the store could not be asked.
+    pub store_fallbacks: IntCounter,
+    /// Time AssumeRole calls waited for the fleet-wide rate (`sts.fleet_max_calls_per_second`).
+    pub fleet_rate_wait: Histogram,
 }
 
 /// AssumeRole latency buckets: resolve 5 ms (loopback stand-ins) up to 10 s (throttled STS).
@@ -278,6 +310,40 @@ const TLS_NOT_AFTER: Def = (
     "notAfter of the listener's serving certificate, in Unix seconds",
 );
 
+const STORE_UP: Def = (
+    "stsgate_session_store_up",
+    "1 while the shared session store answers (or none is configured), 0 while it is skipped after a failure",
+);
+const STORE_LOOKUPS: Def = (
+    "stsgate_session_store_lookups_total",
+    "Shared session store lookups after a local miss, by result",
+);
+const STORE_ERRORS: Def = (
+    "stsgate_session_store_errors_total",
+    "Failed or timed-out shared session store calls, by operation",
+);
+const STORE_DURATION: Def = (
+    "stsgate_session_store_operation_duration_seconds",
+    "Latency of one shared session store call, by operation",
+);
+const STORE_LEASES: Def = (
+    "stsgate_session_store_leases_total",
+    "AssumeRole leases: won at once, waited for another replica, or won after a lease expired",
+);
+const STORE_FALLBACKS: Def = (
+    "stsgate_session_store_fallbacks_total",
+    "Sessions obtained from STS directly because the shared store could not be asked",
+);
+const FLEET_RATE_WAIT: Def = (
+    "stsgate_sts_fleet_rate_wait_seconds",
+    "Time an AssumeRole call waited for the fleet-wide rate limit",
+);
+
+/// Shared-store call latency: 100 µs (same host) to the longest timeout.
+const STORE_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
 /// Registers metrics in one registry.
 struct Builder(Registry);
 
@@ -318,9 +384,13 @@ impl Builder {
         self.register(Histogram::with_opts(opts).expect("valid metric"))
     }
 
-    fn per_operation(&self, (name, help): Def, buckets: &[f64]) -> HistogramVec {
+    fn per_operation(&self, def: Def, buckets: &[f64]) -> HistogramVec {
+        self.by_label(def, "operation", buckets)
+    }
+
+    fn by_label(&self, (name, help): Def, label: &str, buckets: &[f64]) -> HistogramVec {
         let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
-        self.register(HistogramVec::new(opts, &["operation"]).expect("valid metric"))
+        self.register(HistogramVec::new(opts, &[label]).expect("valid metric"))
     }
 }
 
@@ -358,6 +428,13 @@ impl Metrics {
             guest_tokens_issued: b.counter(GUESTS),
             tls_reloads: b.counters(TLS_RELOADS, "result"),
             tls_not_after: b.gauge(TLS_NOT_AFTER),
+            store_up: up(b.gauge(STORE_UP)),
+            store_lookups: b.counters(STORE_LOOKUPS, "result"),
+            store_errors: b.counters(STORE_ERRORS, "op"),
+            store_duration: b.by_label(STORE_DURATION, "op", STORE_BUCKETS),
+            store_leases: b.counters(STORE_LEASES, "outcome"),
+            store_fallbacks: b.counter(STORE_FALLBACKS),
+            fleet_rate_wait: b.histogram(FLEET_RATE_WAIT, STS_BUCKETS),
             registry: b.0,
         }
     }
@@ -370,6 +447,12 @@ impl Metrics {
             .expect("text encoding into a Vec cannot fail");
         String::from_utf8(out).expect("prometheus text is UTF-8")
     }
+}
+
+/// A gauge that starts at 1.
+fn up(g: IntGauge) -> IntGauge {
+    g.set(1);
+    g
 }
 
 impl Default for Metrics {
@@ -395,6 +478,9 @@ mod tests {
             "stsgate_token_rejections_total{reason=\"verifier_busy\"} 0",
             "stsgate_connection_timeouts_total{kind=\"idle\"} 0",
             "stsgate_limit_refusals_total{limit=\"max_requests_per_user_per_second\"} 0",
+            "stsgate_session_store_lookups_total{result=\"refused\"} 0",
+            "stsgate_session_store_errors_total{op=\"lease\"} 0",
+            "stsgate_session_store_leases_total{outcome=\"expired\"} 0",
         ] {
             assert!(text.contains(series), "{series} missing");
         }

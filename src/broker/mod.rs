@@ -11,10 +11,15 @@
 //!   never cached; a session that is still usable keeps serving while STS is down.
 //! - Validity is judged by the injected [`Clock`](crate::clock::Clock); moka's own timers only
 //!   reclaim memory.
+//! - With a shared store (`store/`), a local miss asks the store, then one replica of the fleet
+//!   calls STS under a lease while the others wait for its result (`fleet.rs`); without one, or
+//!   while it cannot be asked, the broker calls STS itself.
 
 mod credentials;
+mod fleet;
 mod session;
 mod shaper;
+pub mod store;
 mod sts;
 #[cfg(test)]
 mod tests;
@@ -69,6 +74,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     clock: SharedClock,
     settings: BrokerSettings,
+    /// The fleet's shared sessions, leases and STS rate, when configured.
+    store: Option<store::SharedStore>,
 }
 
 impl SessionBroker {
@@ -77,6 +84,17 @@ impl SessionBroker {
         metrics: Arc<Metrics>,
         clock: SharedClock,
         settings: BrokerSettings,
+    ) -> Self {
+        Self::with_store(sts, metrics, clock, settings, None)
+    }
+
+    /// A broker that shares sessions with the fleet through `store`.
+    pub fn with_store(
+        sts: Arc<dyn StsClient>,
+        metrics: Arc<Metrics>,
+        clock: SharedClock,
+        settings: BrokerSettings,
+        store: Option<store::SharedStore>,
     ) -> Self {
         let evictions = metrics.credential_cache_evictions.clone();
         let sessions = Cache::builder()
@@ -102,6 +120,7 @@ impl SessionBroker {
                 metrics,
                 clock,
                 settings,
+                store,
             }),
         }
     }
@@ -132,7 +151,7 @@ impl SessionBroker {
         inner.metrics.credential_cache_misses.inc();
         let session = inner
             .sessions
-            .try_get_with_by_ref(spec, inner.assume_role(spec))
+            .try_get_with_by_ref(spec, inner.obtain(spec))
             .await
             .map_err(|e| (*e).clone())?;
         inner.note_near_expiry(&session, now);
@@ -156,10 +175,15 @@ impl SessionBroker {
     fn refresh_in_background(&self, spec: SessionSpec, old: Arc<Session>) {
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            match inner.assume_role(&spec).await {
-                Ok(fresh) => {
+            match inner.renew(&spec, &old).await {
+                Ok(Some(fresh)) => {
                     inner.sessions.insert(spec, fresh).await;
                     inner.metrics.credential_refreshes.inc(Outcome::Ok);
+                }
+                Ok(None) => {
+                    // Another replica is refreshing: look for its session a little later.
+                    tokio::time::sleep(fleet::RECHECK_PAUSE).await;
+                    old.release_refresh();
                 }
                 Err(e) => {
                     inner.metrics.credential_refreshes.inc(Outcome::Failed);
@@ -175,20 +199,20 @@ impl SessionBroker {
 impl Inner {
     async fn assume_role(&self, spec: &SessionSpec) -> Result<Arc<Session>, StsError> {
         let started = Instant::now();
+        let fleet_rate = self.store.as_ref().and_then(|s| Some((s, s.fleet_rate()?)));
         let result = self
             .shaper
-            .call(self.settings.deadline, &self.metrics, || {
-                self.sts.assume_role(spec)
+            .call(self.settings.deadline, &self.metrics, || async move {
+                if let Some((store, per_second)) = fleet_rate {
+                    store.fleet_permit(per_second).await;
+                }
+                self.sts.assume_role(spec).await
             })
             .await;
         match result {
             Ok(c) => {
                 tracing::debug!(session = %spec.session_name, access_key_id = c.access_key_id(), elapsed_ms = started.elapsed().as_millis() as u64, "assumed role");
-                Ok(Arc::new(Session::new(
-                    c,
-                    self.settings.expiry_margin,
-                    self.settings.refresh_ahead,
-                )))
+                Ok(self.session_of(c))
             }
             Err(e) => {
                 tracing::warn!(session = %spec.session_name, code = e.code, error = %e.message, "AssumeRole failed");
@@ -199,6 +223,15 @@ impl Inner {
                 Err(e)
             }
         }
+    }
+
+    /// A cached session for `c`, with this replica's expiry margin and refresh window.
+    fn session_of(&self, c: SessionCredentials) -> Arc<Session> {
+        Arc::new(Session::new(
+            c,
+            self.settings.expiry_margin,
+            self.settings.refresh_ahead,
+        ))
     }
 
     fn note_near_expiry(&self, s: &Session, now: SystemTime) {

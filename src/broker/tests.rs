@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct FakeSts {
+pub(super) struct FakeSts {
     clock: ManualClock,
     delay: Duration,
     lifetime: Duration,
@@ -19,7 +19,7 @@ struct FakeSts {
 }
 
 impl FakeSts {
-    fn new(clock: &ManualClock, delay: Duration) -> Arc<Self> {
+    pub(super) fn new(clock: &ManualClock, delay: Duration) -> Arc<Self> {
         Arc::new(FakeSts {
             clock: clock.clone(),
             delay,
@@ -32,11 +32,11 @@ impl FakeSts {
         })
     }
 
-    fn calls(&self) -> usize {
+    pub(super) fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }
 
-    fn fail_always(&self, e: Option<StsError>) {
+    pub(super) fn fail_always(&self, e: Option<StsError>) {
         *self.always.lock().unwrap() = e;
     }
 }
@@ -67,11 +67,11 @@ impl StsClient for FakeSts {
     }
 }
 
-fn err(code: &str) -> StsError {
+pub(super) fn err(code: &str) -> StsError {
     StsError::from_code(code, None, "fake".into())
 }
 
-fn settings() -> BrokerSettings {
+pub(super) fn settings() -> BrokerSettings {
     BrokerSettings {
         expiry_margin: Duration::from_secs(300),
         refresh_ahead: Duration::from_secs(300),
@@ -83,7 +83,7 @@ fn settings() -> BrokerSettings {
     }
 }
 
-fn spec(user: &str) -> SessionSpec {
+pub(super) fn spec(user: &str) -> SessionSpec {
     SessionSpec {
         role_arn: "arn:aws:iam::111122223333:role/R".into(),
         session_name: user.into(),

@@ -2,6 +2,7 @@
 //! behaviour lives here. Every key named here is public interface: extend, never rename.
 
 pub use super::providers::*;
+pub use super::session_store::*;
 pub use crate::chime::BearerMode;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -90,6 +91,8 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// Non-authenticated users (`POST /guest`). Off when absent.
     pub guests: Option<GuestsConfig>,
+    /// Sessions shared by the fleet through Redis or Valkey. Off when absent.
+    pub session_store: Option<SessionStoreConfig>,
 }
 
 /// CORS for browser apps on other origins.
@@ -336,6 +339,11 @@ pub struct StsConfig {
     /// Upper bound on the AssumeRole call rate (a token bucket with one second of burst).
     #[serde(default = "default_max_calls_per_second")]
     pub max_calls_per_second: u32,
+    /// Upper bound on the AssumeRole rate of all replicas together, kept in `[session_store]`
+    /// (one second of burst); 0: none. While the store cannot be asked, only
+    /// `max_calls_per_second` applies.
+    #[serde(default)]
+    pub fleet_max_calls_per_second: u32,
     /// A refused role (AccessDenied, invalid tags or policy) is remembered this long.
     #[serde(default = "default_negative_cache")]
     pub negative_cache_seconds: u64,

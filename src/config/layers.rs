@@ -8,7 +8,12 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Variables stsgate reads that are not config keys (the CLI's own).
-const CLI_VARIABLES: &[&str] = &["STSGATE_CONFIG", "STSGATE_LOG_FORMAT"];
+const CLI_VARIABLES: &[&str] = &[
+    "STSGATE_CONFIG",
+    "STSGATE_LOG_FORMAT",
+    super::ENV_STORE_KEY,
+    super::ENV_STORE_PREVIOUS_KEYS,
+];
 const PREFIX: &str = "STSGATE_";
 
 /// Where a key's value came from.
@@ -125,6 +130,10 @@ pub fn layer(text: &str, overlay: &Overlay) -> Result<Layered, ConfigError> {
         // Straight from the text, so an error points at the file's line.
         toml::from_str(text).map_err(parse_error)?
     };
+    let mut config = config;
+    if let Some(store) = config.session_store.as_mut() {
+        store.env_keys = super::EnvKeys::from_env(&overlay.env);
+    }
     Ok(Layered {
         config,
         table,

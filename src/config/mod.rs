@@ -9,6 +9,7 @@ pub mod keys;
 pub mod layers;
 mod load;
 mod providers;
+mod session_store;
 pub mod settings;
 mod validate;
 

@@ -27,6 +27,8 @@ pub struct Settings {
     pub chime: ChimeSettings,
     /// `[guests]`: how guest tokens are issued (their provider is in `mapping`).
     pub guests: Option<crate::guests::GuestSettings>,
+    /// `[session_store]`: the fleet's shared sessions.
+    pub store: Option<StoreSettings>,
 }
 
 /// The request path's own limits and switches.
@@ -174,6 +176,29 @@ pub struct BrokerSettings {
     pub max_sessions: u64,
     pub max_concurrent_calls: usize,
     pub max_calls_per_second: u32,
+}
+
+/// The shared session tier: where it is, its keys, and how long stsgate waits on it.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub target: crate::broker::store::RedisTarget,
+    /// Key material, the current key first (`Debug` shows only how many).
+    pub keys: StoreKeys,
+    pub prefix: String,
+    pub timeout: Duration,
+    pub retry_interval: Duration,
+    pub lease_ttl: Duration,
+    /// `sts.fleet_max_calls_per_second`, when set.
+    pub fleet_max_calls_per_second: Option<u32>,
+}
+
+#[derive(Clone)]
+pub struct StoreKeys(pub Arc<[[u8; crate::broker::store::KEY_BYTES]]>);
+
+impl std::fmt::Debug for StoreKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreKeys({} keys)", self.0.len())
+    }
 }
 
 /// The Chime messaging endpoint.

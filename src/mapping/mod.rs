@@ -81,6 +81,13 @@ impl Credential {
     }
 }
 
+impl Credential {
+    /// SHA-256 of the secret: what identifies the credential without revealing it.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+}
+
 impl PartialEq for Credential {
     fn eq(&self, other: &Self) -> bool {
         self.digest == other.digest

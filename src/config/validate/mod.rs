@@ -2,7 +2,7 @@
 //! the typed [`Settings`] from the same pass, so nothing is parsed twice. One file per concern:
 //! the server (`server.rs`), OIDC issuers (`issuers.rs`), SAML IdPs (`saml.rs`, certificates in
 //! `certs.rs`), AWS (`aws.rs`: STS, the broker, the upstream), who callers become (`mapping.rs`,
-//! guests in `guests.rs`) and Chime (`chime.rs`).
+//! guests in `guests.rs`), Chime (`chime.rs`) and the shared session store (`store.rs`).
 
 mod aws;
 mod certs;
@@ -14,6 +14,7 @@ mod mapping;
 mod saml;
 mod server;
 mod session;
+mod store;
 
 use super::Config;
 use super::settings::{IdentitySettings, Settings};
@@ -85,6 +86,7 @@ pub fn validate(c: &Config) -> Result<Settings, Vec<String>> {
         broker: aws::broker(c, &mut p),
         upstream: aws::upstream(c, &mut p),
         chime: chime::chime(c, &mut p),
+        store: store::settings(c, &mut p),
     };
     if p.0.is_empty() {
         Ok(settings)
