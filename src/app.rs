@@ -2,6 +2,7 @@
 //! until shutdown. The one place that knows how the stages fit together.
 
 use crate::admin::{self, Readiness};
+use crate::broker::store::SharedStore;
 use crate::broker::{AwsSts, SessionBroker, StsClient};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Settings, StsMode};
@@ -67,20 +68,8 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let proxy_listener = bind("listen", settings.listen).await?;
     let admin_listener = bind("admin_listen", settings.admin_listen).await?;
-    let proxy_addr = proxy_listener
-        .local_addr()
-        .map_err(|source| StartError::Bind {
-            what: "listen",
-            addr: settings.listen,
-            source,
-        })?;
-    let admin_addr = admin_listener
-        .local_addr()
-        .map_err(|source| StartError::Bind {
-            what: "admin_listen",
-            addr: settings.admin_listen,
-            source,
-        })?;
+    let proxy_addr = local_addr(&proxy_listener, "listen", settings.listen)?;
+    let admin_addr = local_addr(&admin_listener, "admin_listen", settings.admin_listen)?;
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let parts = Parts::build(&settings, overrides, shutdown_rx.clone()).await;
@@ -89,17 +78,7 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
         background.spawn(keep_keys_fresh(keys));
     }
     let (sts, readiness) = (parts.sts.clone(), parts.readiness.clone());
-    // Web-identity providers use the callers' own credentials: stsgate then may have none.
-    let needs_own_credentials = settings
-        .mapping
-        .providers
-        .iter()
-        .any(|p| p.sts_mode == StsMode::AssumeRole)
-        || settings
-            .guests
-            .as_ref()
-            .is_some_and(|g| g.create_users.is_some());
-    if needs_own_credentials {
+    if needs_own_credentials(&settings) {
         background.spawn(async move { probe_base_credentials(&sts, &readiness).await });
     } else {
         readiness.set_base_credentials(Ok(()));
@@ -107,14 +86,7 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
 
     let gateway = Arc::new(Gateway::new(&settings, parts.stages));
     let metrics = parts.metrics.clone();
-    let tls = settings.server.tls.as_ref().map(|t| {
-        let tls = ReloadingTls::new(t.files.clone(), t.initial.clone());
-        let watch = tls
-            .clone()
-            .watch(t.reload_interval, metrics.clone(), shutdown_rx.clone());
-        background.spawn(watch);
-        (tls, t.admin)
-    });
+    let tls = listener_tls(&settings, &metrics, &shutdown_rx, &mut background);
     let proxy = tokio::spawn(serve(
         proxy_listener,
         move |req| {
@@ -126,21 +98,15 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
         tls.as_ref().map(|(t, _)| t.proxy()),
         metrics.clone(),
     ));
-    let (m, readiness, broker) = (metrics.clone(), parts.readiness.clone(), parts.broker);
-    // The admin port is plain HTTP unless `tls.admin`, and serves (readiness 503) until the
-    // proxy has drained.
-    let admin_tls = tls
-        .as_ref()
-        .filter(|(_, admin)| *admin)
-        .map(|(t, _)| t.admin());
     let (admin_shutdown, admin_rx) = watch::channel(false);
-    let admin = tokio::spawn(serve(
+    let admin = tokio::spawn(serve_admin(
         admin_listener,
-        move |req| admin::handle(req, m.clone(), readiness.clone(), broker.clone()),
         admin_rx,
-        settings.server.clone(),
-        admin_tls,
+        &settings,
+        tls.as_ref(),
         metrics.clone(),
+        parts.readiness.clone(),
+        parts.broker,
     ));
     tracing::info!(%proxy_addr, %admin_addr, "stsgate listening");
     Ok(Running {
@@ -160,6 +126,72 @@ async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, Start
     TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Bind { what, addr, source })
+}
+
+/// The address `listener` (bound to `addr`, configured as `what`) actually listens on.
+fn local_addr(
+    listener: &TcpListener,
+    what: &'static str,
+    addr: SocketAddr,
+) -> Result<SocketAddr, StartError> {
+    listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { what, addr, source })
+}
+
+/// Whether stsgate calls AWS with credentials of its own: web-identity providers use the
+/// callers' own credentials, so stsgate then may have none.
+fn needs_own_credentials(settings: &Settings) -> bool {
+    settings
+        .mapping
+        .providers
+        .iter()
+        .any(|p| p.sts_mode == StsMode::AssumeRole)
+        || settings
+            .guests
+            .as_ref()
+            .is_some_and(|g| g.create_users.is_some())
+}
+
+/// The listeners' reloading certificate, if `[server.tls]` is set (its watcher spawned into
+/// `background`), and whether the admin port uses it too.
+fn listener_tls(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+    shutdown: &watch::Receiver<bool>,
+    background: &mut JoinSet<()>,
+) -> Option<(Arc<ReloadingTls>, bool)> {
+    settings.server.tls.as_ref().map(|t| {
+        let tls = ReloadingTls::new(t.files.clone(), t.initial.clone());
+        let watch = tls
+            .clone()
+            .watch(t.reload_interval, metrics.clone(), shutdown.clone());
+        background.spawn(watch);
+        (tls, t.admin)
+    })
+}
+
+/// Serves the admin port until `shutdown`. It is plain HTTP unless `tls.admin`, and serves
+/// (readiness 503) until the proxy has drained.
+fn serve_admin(
+    listener: TcpListener,
+    shutdown: watch::Receiver<bool>,
+    settings: &Settings,
+    tls: Option<&(Arc<ReloadingTls>, bool)>,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    broker: SessionBroker,
+) -> impl Future<Output = ()> + use<> {
+    let admin_tls = tls.filter(|(_, admin)| *admin).map(|(t, _)| t.admin());
+    let m = metrics.clone();
+    serve(
+        listener,
+        move |req| admin::handle(req, m.clone(), readiness.clone(), broker.clone()),
+        shutdown,
+        settings.server.clone(),
+        admin_tls,
+        metrics,
+    )
 }
 
 /// The stages built from the settings, and what the admin port and background tasks need.
@@ -193,11 +225,16 @@ impl Parts {
             .collect();
         let saml_idps = s.identity.saml_idps.iter().map(|i| i.entity_id.clone());
         let readiness = Arc::new(Readiness::new(issuer_keys.clone(), saml_idps.collect()));
-        let broker = SessionBroker::new(
+        let store = s
+            .store
+            .as_ref()
+            .map(|st| SharedStore::redis(st, metrics.clone()));
+        let broker = SessionBroker::with_store(
             sts.clone() as Arc<dyn StsClient>,
             metrics.clone(),
             clock.clone(),
             s.broker.clone(),
+            store,
         );
         let guests = s.guests.as_ref().map(|g| {
             let users = g.create_users.as_ref().map(|(endpoint, days)| {

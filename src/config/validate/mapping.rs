@@ -165,35 +165,8 @@ fn provider(
     p: &mut Problems,
 ) -> Provider {
     let k = |name: &str| format!("{at}.{name}");
-    let name = match f.name {
-        Some(n) => {
-            if !is_provider_name(n) {
-                p.bad(
-                    k("name"),
-                    "1-32 letters, digits, '.' or '_', starting with a letter or digit (no '-': it ends the name in the default user id {provider}-{sub})",
-                );
-            }
-            n.clone()
-        }
-        None => {
-            if several {
-                p.bad(
-                    k("name"),
-                    "required when more than one provider is configured",
-                );
-            }
-            key.to_owned()
-        }
-    };
-    let user_id = match f.user_id {
-        Some(t) => p.check(k("user_id"), Template::parse(t)),
-        None if several => Template::parse(&format!("{{provider}}-{{{}}}", g.user_id_claim)).ok(),
-        None => Some(Template::claim(&g.user_id_claim)),
-    }
-    .unwrap_or_else(|| Template::claim("sub"));
-    if user_id.uses(&Var::UserId) {
-        p.bad(k("user_id"), "cannot use {user_id} (it is the user id)");
-    }
+    let name = provider_name(&k("name"), f.name, key, several, p);
+    let user_id = user_id_template(&k("user_id"), f.user_id, g, several, p);
     let shape = shape(at, f.session, &g.shape, p);
     let default_role: Arc<str> = match f.role_arn {
         Some(r) => {
@@ -202,26 +175,8 @@ fn provider(
         }
         None => g.role_arn.clone(),
     };
-    let tags = match f.tags {
-        None => g.tags.clone(),
-        Some(TagsConfig::Mode(TagMode::Off)) => Vec::new(),
-        Some(TagsConfig::Mode(TagMode::Default)) => {
-            vec![
-                ("client".into(), Template::claim("aud")),
-                ("username".into(), Template::claim("sub")),
-            ]
-        }
-        Some(TagsConfig::Custom(map)) => tag_map(&k("tags"), map, p),
-    };
-    if f.join
-        .as_ref()
-        .is_some_and(|sep| sep.is_empty() || !sep.chars().all(is_tag_char))
-    {
-        p.bad(
-            k("join_multi_valued"),
-            "must be tag characters (letters, digits, spaces, _ . : / = + - @)",
-        );
-    }
+    let tags = provider_tags(&k("tags"), f.tags, g, p);
+    check_join(&k("join_multi_valued"), f.join, p);
     let sts_mode = f.sts_mode.unwrap_or(g.mode);
     let v = Provider {
         key: key.to_owned(),
@@ -243,6 +198,88 @@ fn provider(
     }
     check_session(at, &v, g, p);
     v
+}
+
+/// The provider's `name` (`{provider}`): the configured one, else its issuer or entity ID,
+/// which is allowed only when it is the only provider.
+fn provider_name(
+    at: &str,
+    name: &Option<String>,
+    key: &str,
+    several: bool,
+    p: &mut Problems,
+) -> String {
+    match name {
+        Some(n) => {
+            if !is_provider_name(n) {
+                p.bad(
+                    at,
+                    "1-32 letters, digits, '.' or '_', starting with a letter or digit (no '-': it ends the name in the default user id {provider}-{sub})",
+                );
+            }
+            n.clone()
+        }
+        None => {
+            if several {
+                p.bad(at, "required when more than one provider is configured");
+            }
+            key.to_owned()
+        }
+    }
+}
+
+/// The provider's `user_id` template: the configured one, else the user-id claim (prefixed by
+/// `{provider}-` when there are several providers); it cannot use `{user_id}` itself.
+fn user_id_template(
+    at: &str,
+    user_id: &Option<String>,
+    g: &Global,
+    several: bool,
+    p: &mut Problems,
+) -> Template {
+    let t = match user_id {
+        Some(t) => p.check(at, Template::parse(t)),
+        None if several => Template::parse(&format!("{{provider}}-{{{}}}", g.user_id_claim)).ok(),
+        None => Some(Template::claim(&g.user_id_claim)),
+    }
+    .unwrap_or_else(|| Template::claim("sub"));
+    if t.uses(&Var::UserId) {
+        p.bad(at, "cannot use {user_id} (it is the user id)");
+    }
+    t
+}
+
+/// The provider's session tags: `[session_tags]`'s unless it sets `tags` itself.
+fn provider_tags(
+    at: &str,
+    tags: &Option<TagsConfig>,
+    g: &Global,
+    p: &mut Problems,
+) -> Vec<(String, Template)> {
+    match tags {
+        None => g.tags.clone(),
+        Some(TagsConfig::Mode(TagMode::Off)) => Vec::new(),
+        Some(TagsConfig::Mode(TagMode::Default)) => {
+            vec![
+                ("client".into(), Template::claim("aud")),
+                ("username".into(), Template::claim("sub")),
+            ]
+        }
+        Some(TagsConfig::Custom(map)) => tag_map(at, map, p),
+    }
+}
+
+/// `join_multi_valued`, when set, is made of tag characters.
+fn check_join(at: &str, join: &Option<String>, p: &mut Problems) {
+    if join
+        .as_ref()
+        .is_some_and(|sep| sep.is_empty() || !sep.chars().all(is_tag_char))
+    {
+        p.bad(
+            at,
+            "must be tag characters (letters, digits, spaces, _ . : / = + - @)",
+        );
+    }
 }
 
 /// What a provider's sessions must satisfy: the user-id tag, transitive keys among the tags,

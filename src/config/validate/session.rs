@@ -5,6 +5,7 @@
 use super::{Problems, check_tag_key};
 use crate::config::SessionConfig;
 use crate::mapping::{SessionShape, Template};
+use std::sync::Arc;
 
 /// STS accepts at most 10 managed session policies per AssumeRole.
 const MAX_POLICY_ARNS: usize = 10;
@@ -18,26 +19,9 @@ pub(super) fn shape(
     base: &SessionShape,
     p: &mut Problems,
 ) -> SessionShape {
-    // [sts] and [guests] hold these keys themselves; providers and rules in a `session` table.
-    let key = |n: &str| match at {
-        "sts" | "guests" => format!("{at}.{n}"),
-        _ => format!("{at}.session.{n}"),
-    };
+    let key = |n: &str| session_key(at, n);
     let duration_seconds = match over.duration_seconds {
-        Some(d) => {
-            if !(900..=43200).contains(&d) {
-                p.bad(
-                    key("duration_seconds"),
-                    "must be between 900 and 43200 (STS limits)",
-                );
-            } else if d > 3600 && role_chaining() {
-                p.bad(
-                    key("duration_seconds"),
-                    "at most 3600: stsgate's own credentials are an assumed role (AWS_ROLE_ARN is set), and STS caps chained sessions at an hour",
-                );
-            }
-            d as i32
-        }
+        Some(d) => duration(d, &key("duration_seconds"), p),
         None => base.duration_seconds,
     };
     let policy = match &over.session_policy {
@@ -47,48 +31,15 @@ pub(super) fn shape(
         None => base.policy.clone(),
     };
     let policy_arns = match &over.policy_arns {
-        Some(arns) => {
-            if arns.len() > MAX_POLICY_ARNS {
-                p.bad(
-                    key("policy_arns"),
-                    format!("at most {MAX_POLICY_ARNS} (STS limit)"),
-                );
-            }
-            for a in arns {
-                if !(a.starts_with("arn:") && a.contains(":iam::") && a.contains(":policy/")) {
-                    p.bad(
-                        key("policy_arns"),
-                        format!("{a:?} is not an IAM policy ARN"),
-                    );
-                }
-            }
-            arns.iter().map(|a| a.as_str().into()).collect()
-        }
+        Some(arns) => policy_arn_list(arns, &key("policy_arns"), p),
         None => base.policy_arns.clone(),
     };
-    // STS counts the inline policy and the managed policies' ARNs against one budget.
-    let arn_chars: usize = policy_arns
-        .iter()
-        .map(|a: &std::sync::Arc<str>| a.chars().count())
-        .sum();
-    let inline_chars = policy.as_deref().map_or(0, |t: &str| t.chars().count());
     let own = over.session_policy.is_some() || over.policy_arns.is_some();
-    if own && arn_chars > 0 && inline_chars + arn_chars > MAX_POLICY_CHARS {
-        p.bad(
-            key("policy_arns"),
-            format!(
-                "the inline policy ({inline_chars} characters minified) and the policy ARNs \
-                 ({arn_chars}) exceed the {MAX_POLICY_CHARS} characters STS allows together"
-            ),
-        );
+    if own {
+        policy_budget(policy.as_deref(), &policy_arns, &key("policy_arns"), p);
     }
     let transitive_tag_keys = match &over.transitive_tag_keys {
-        Some(keys) => {
-            for t in keys {
-                p.check(key("transitive_tag_keys"), check_tag_key(t));
-            }
-            keys.iter().map(|t| t.as_str().into()).collect()
-        }
+        Some(keys) => tag_keys(keys, &key("transitive_tag_keys"), p),
         None => base.transitive_tag_keys.clone(),
     };
     let source_identity = match &over.source_identity {
@@ -102,6 +53,64 @@ pub(super) fn shape(
         transitive_tag_keys,
         source_identity,
     }
+}
+
+/// The full key of session key `name` under `at`: `[sts]` and `[guests]` hold these keys
+/// themselves; providers and rules in a `session` table.
+fn session_key(at: &str, name: &str) -> String {
+    match at {
+        "sts" | "guests" => format!("{at}.{name}"),
+        _ => format!("{at}.session.{name}"),
+    }
+}
+
+/// `duration_seconds` within STS's limits (an hour when stsgate's own role is chained).
+fn duration(d: u32, key: &str, p: &mut Problems) -> i32 {
+    if !(900..=43200).contains(&d) {
+        p.bad(key, "must be between 900 and 43200 (STS limits)");
+    } else if d > 3600 && role_chaining() {
+        p.bad(
+            key,
+            "at most 3600: stsgate's own credentials are an assumed role (AWS_ROLE_ARN is set), and STS caps chained sessions at an hour",
+        );
+    }
+    d as i32
+}
+
+/// `policy_arns`: at most [`MAX_POLICY_ARNS`], each an IAM policy ARN.
+fn policy_arn_list(arns: &[String], key: &str, p: &mut Problems) -> Arc<[Arc<str>]> {
+    if arns.len() > MAX_POLICY_ARNS {
+        p.bad(key, format!("at most {MAX_POLICY_ARNS} (STS limit)"));
+    }
+    for a in arns {
+        if !(a.starts_with("arn:") && a.contains(":iam::") && a.contains(":policy/")) {
+            p.bad(key, format!("{a:?} is not an IAM policy ARN"));
+        }
+    }
+    arns.iter().map(|a| a.as_str().into()).collect()
+}
+
+/// STS counts the inline policy and the managed policies' ARNs against one budget.
+fn policy_budget(policy: Option<&str>, arns: &[Arc<str>], key: &str, p: &mut Problems) {
+    let arn_chars: usize = arns.iter().map(|a| a.chars().count()).sum();
+    let inline_chars = policy.map_or(0, |t| t.chars().count());
+    if arn_chars > 0 && inline_chars + arn_chars > MAX_POLICY_CHARS {
+        p.bad(
+            key,
+            format!(
+                "the inline policy ({inline_chars} characters minified) and the policy ARNs \
+                 ({arn_chars}) exceed the {MAX_POLICY_CHARS} characters STS allows together"
+            ),
+        );
+    }
+}
+
+/// `transitive_tag_keys`, each a valid tag key.
+fn tag_keys(keys: &[String], key: &str, p: &mut Problems) -> Arc<[Arc<str>]> {
+    for t in keys {
+        p.check(key, check_tag_key(t));
+    }
+    keys.iter().map(|t| t.as_str().into()).collect()
 }
 
 /// Sessions made with chained role credentials (IRSA, `AWS_ROLE_ARN`) last at most an hour.
