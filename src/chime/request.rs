@@ -225,4 +225,80 @@ mod tests {
             Ok(())
         );
     }
+
+    #[test]
+    fn member_moderator_and_flow_labels_stay_inside_the_app_instance() {
+        let enc = |s: &str| utf8_percent_encode(s, AWS_ENCODE).to_string();
+        let other = "arn:aws:chime:us-east-1:111122223333:app-instance/other";
+        let channel = enc(&format!("{APP}/channel/c1"));
+        for (op, label, template) in [
+            (
+                "DeleteChannelMembership",
+                "memberArn",
+                "/channels/{c}/memberships/{x}",
+            ),
+            (
+                "GetChannelMembershipPreferences",
+                "memberArn",
+                "/channels/{c}/memberships/{x}/preferences",
+            ),
+            ("DescribeChannelBan", "memberArn", "/channels/{c}/bans/{x}"),
+            (
+                "DescribeChannelModerator",
+                "channelModeratorArn",
+                "/channels/{c}/moderators/{x}",
+            ),
+            (
+                "DisassociateChannelFlow",
+                "channelFlowArn",
+                "/channels/{c}/channel-flow/{x}",
+            ),
+            (
+                "DescribeChannelFlow",
+                "channelFlowArn",
+                "/channel-flows/{x}",
+            ),
+        ] {
+            let op = by_name(op).unwrap();
+            let kind = if label == "channelFlowArn" {
+                "channel-flow/f1"
+            } else {
+                "user/bob"
+            };
+            let path = |app: &str| {
+                template
+                    .replace("{c}", &channel)
+                    .replace("{x}", &enc(&format!("{app}/{kind}")))
+            };
+            assert_eq!(
+                check_resources(op, &path(APP), None, APP),
+                Ok(()),
+                "{}",
+                op.name
+            );
+            assert_eq!(
+                check_resources(op, &path(other), None, APP),
+                Err(RequestError::ForeignResource(label)),
+                "{}",
+                op.name
+            );
+            // Same prefix, another AppInstance.
+            assert!(check_resources(op, &path(&format!("{APP}x")), None, APP).is_err());
+        }
+        let flows = by_name("ListChannelsAssociatedWithChannelFlow").unwrap();
+        let query = |app: &str| {
+            format!(
+                "scope=channel-flow-associations&channel-flow-arn={}",
+                enc(&format!("{app}/channel-flow/f1"))
+            )
+        };
+        assert_eq!(
+            check_resources(flows, "/channels", Some(&query(APP)), APP),
+            Ok(())
+        );
+        assert_eq!(
+            check_resources(flows, "/channels", Some(&query(other)), APP),
+            Err(RequestError::ForeignResource("channel-flow-arn"))
+        );
+    }
 }
