@@ -111,6 +111,41 @@ async fn connections_beyond_the_cap_are_closed_at_once() {
 }
 
 #[tokio::test]
+async fn a_bridged_websocket_holds_its_connection_slot() {
+    let h = Harness::start_with(|c| c.max_connections = 1).await;
+    let url = format!(
+        "ws://{}/connect?token={}",
+        h.gateway.proxy_addr,
+        h.token("alice")
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let first = ws.next().await.unwrap().unwrap();
+    assert!(first.to_text().unwrap().contains("SESSION_ESTABLISHED"));
+    // hyper is done with the upgraded connection; the WebSocket still takes the one slot.
+    let request = b"GET /channels HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+    let mut beyond = TcpStream::connect(h.gateway.proxy_addr).await.unwrap();
+    let _ = beyond.write_all(request).await;
+    let reply = read_until_closed(&mut beyond, Duration::from_secs(2)).await;
+    assert_eq!(reply.as_deref(), Some(""), "closed without an answer");
+    assert_eq!(h.metric("stsgate_connections_refused_total").await, 1.0);
+    // Once the WebSocket closes, its slot is free again.
+    futures_util::SinkExt::close(&mut ws).await.unwrap();
+    let mut answered = None;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut next = TcpStream::connect(h.gateway.proxy_addr).await.unwrap();
+        let _ = next.write_all(request).await;
+        let reply = read_until_closed(&mut next, Duration::from_secs(2)).await;
+        if reply.as_deref().is_some_and(|r| !r.is_empty()) {
+            answered = reply;
+            break;
+        }
+    }
+    let answered = answered.expect("a connection is served after the WebSocket closed");
+    assert!(answered.starts_with("HTTP/1.1 401"), "{answered}");
+}
+
+#[tokio::test]
 async fn a_websocket_client_that_stops_reading_does_not_pin_the_bridge() {
     let h = Harness::start_with(|c| {
         c.chime.websocket_send_timeout_seconds = 1;

@@ -2,7 +2,9 @@
 //! HTTP/2 (by ALPN over TLS when a certificate is configured), graceful drain when the shutdown
 //! signal fires, and the limits that keep slow or idle clients from holding connections: a
 //! header-read timeout (which also bounds the TLS handshake), an idle timeout, HTTP/2 keep-alive
-//! pings, and a cap on open connections (beyond it a new connection is closed at once).
+//! pings, and a cap on open connections (beyond it a new connection is closed at once). The
+//! socket itself holds its place under the cap, so a connection upgraded to a bridged WebSocket,
+//! which outlives hyper's connection, counts until the WebSocket closes.
 
 use crate::config::settings::ServerSettings;
 use crate::error::ProxyBody;
@@ -25,7 +27,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
 /// The client's TCP address, in every request's extensions.
@@ -65,13 +67,12 @@ pub async fn serve<H, F>(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let conn = listening
-            .clone()
-            .connection(stream, peer, handler.clone(), graceful.watcher());
-        tokio::spawn(async move {
-            conn.await;
-            drop(slot);
-        });
+        let slot = Slot::new(slot, listening.metrics.clone());
+        let conn =
+            listening
+                .clone()
+                .connection(stream, slot, peer, handler.clone(), graceful.watcher());
+        tokio::spawn(conn);
     }
     drop(listener);
     if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
@@ -120,6 +121,7 @@ impl Listening {
     async fn connection<H, F>(
         self,
         stream: TcpStream,
+        slot: Slot,
         peer: SocketAddr,
         handler: H,
         watcher: Watcher,
@@ -144,9 +146,9 @@ impl Listening {
         let tracked = Tracked {
             inner: stream,
             activity: activity.clone(),
+            _slot: slot,
         };
         let metrics = self.metrics.clone();
-        metrics.connections_open.inc();
         let served = async {
             match &self.tls {
                 None => {
@@ -177,7 +179,29 @@ impl Listening {
             // Dropping the idle connection closes it: no request is in progress.
             _ = activity.idle_for(self.idle) => metrics.connection_timeouts.inc(Timeout::Idle),
         }
-        metrics.connections_open.dec();
+    }
+}
+
+/// A connection's place under `max_connections`, counted in `stsgate_connections_open`: given
+/// back when the socket is dropped, which for an upgraded connection is when the WebSocket ends.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    metrics: Arc<Metrics>,
+}
+
+impl Slot {
+    fn new(permit: OwnedSemaphorePermit, metrics: Arc<Metrics>) -> Self {
+        metrics.connections_open.inc();
+        Slot {
+            _permit: permit,
+            metrics,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.metrics.connections_open.dec();
     }
 }
 
@@ -248,10 +272,12 @@ impl Activity {
 
 // === impl Tracked ===
 
-/// The client's socket, noting every byte read or written in its [`Activity`].
+/// The client's socket, noting every byte read or written in its [`Activity`], and holding its
+/// [`Slot`] for as long as the socket lives (inside hyper's `Upgraded` after an upgrade).
 struct Tracked {
     inner: TcpStream,
     activity: Arc<Activity>,
+    _slot: Slot,
 }
 
 impl AsyncRead for Tracked {
