@@ -46,6 +46,9 @@ pub fn cases(h: &Harness) -> Vec<Case> {
         // Only the content types Chime's REST-JSON operations take are signed.
         Case::get("awsJson 1.1 content type", &[auth, ("content-type", "application/x-amz-json-1.1")], 415, "unsupported_media_type").to("POST", messages.clone()).with_body("{}"),
         Case::get("text content type", &[auth, ("content-type", "text/plain")], 415, "unsupported_media_type").to("POST", messages.clone()).with_body("{}"),
+        // A signed header the signer could not read is refused before STS, never sent to it.
+        Case::get("non-ASCII content type", &[auth, ("content-type", "application/json; charset=café")], 415, "unsupported_media_type").to("POST", messages.clone()).with_body("{}"),
+        Case::get("non-ASCII bearer", &[auth, ("x-amz-chime-bearer", &format!("{bob}é"))], 403, "bearer_mismatch"),
         // Only the operation's declared parameters, each once.
         bad("undeclared Operation parameter").to("GET", format!("{messages}?Operation=search")),
         bad("undeclared empty parameter").to("GET", format!("{messages}?foo=")),
