@@ -42,6 +42,12 @@ pub(super) fn cors(c: &Config, p: &mut Problems) -> Option<CorsSettings> {
 /// An origin exactly as a browser sends it: `scheme://host[:port]`, nothing else.
 fn check_origin(o: &str) -> Result<(), String> {
     let url = Url::parse(o).map_err(|e| format!("{o:?} is not an origin: {e}"))?;
+    // The url crate takes `*` in a host; no browser sends one, so the entry would never match.
+    if url.host_str().is_some_and(|h| h.contains('*')) {
+        return Err(format!(
+            "{o:?}: origins are matched exactly, with no wildcards; list each origin"
+        ));
+    }
     if url.origin().ascii_serialization() != o {
         return Err(format!(
             "{o:?} is not an origin as browsers send it (scheme://host[:port], no path or slash)"
@@ -82,6 +88,67 @@ pub(super) fn tls(c: &Config, p: &mut Problems) -> Option<TlsSettings> {
         Err(e) => {
             p.bad(e.key, e.why);
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::SAMPLE;
+    use crate::config::from_toml;
+
+    /// The config error for `SAMPLE` with this `[cors]` table, or "" when it validates.
+    fn cors_problems(table: &str) -> String {
+        match from_toml(&format!("{SAMPLE}\n[cors]\n{table}\n")) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn any_origin_is_refused_with_credentials() {
+        let e = cors_problems("allowed_origins = [\"*\"]\nallow_credentials = true");
+        assert!(
+            e.contains("cors.allowed_origins") && e.contains("allow_credentials"),
+            "{e:?}"
+        );
+        assert_eq!(cors_problems("allowed_origins = [\"*\"]"), "");
+        let e = cors_problems(
+            "allowed_origins = [\"https://app.example.com\", \"*\"]\nallow_credentials = true",
+        );
+        assert!(e.contains("cors.allowed_origins"), "{e:?}");
+        assert_eq!(
+            cors_problems(
+                "allowed_origins = [\"https://app.example.com\"]\nallow_credentials = true"
+            ),
+            ""
+        );
+    }
+
+    #[test]
+    fn an_origin_is_exactly_what_a_browser_sends() {
+        for good in ["https://app.example.com", "http://localhost:3000"] {
+            assert_eq!(
+                cors_problems(&format!("allowed_origins = [\"{good}\"]")),
+                "",
+                "{good}"
+            );
+        }
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/chat",
+            "https://app.example.com?x=1",
+            "https://APP.example.com",
+            "https://*.example.com",
+            "null",
+            "",
+        ] {
+            let e = cors_problems(&format!("allowed_origins = [\"{bad}\"]"));
+            assert!(
+                e.contains("cors.allowed_origins"),
+                "{bad:?} accepted: {e:?}"
+            );
         }
     }
 }
