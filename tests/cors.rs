@@ -3,13 +3,21 @@
 //! read it, refusals and upstream errors included. Other origins get none.
 
 use crate::support::{Harness, Reply, message_body, messages_path};
+use futures_util::StreamExt;
 use http::StatusCode;
-use stsgate::config::CorsConfig;
+use std::time::Duration;
+use stsgate::config::{Config, CorsConfig};
 use stsgate_standins::sts::StsBehaviour;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const APP: &str = "https://chat.example";
 
 async fn with_cors(credentials: bool) -> Harness {
+    with_cors_and(credentials, |_| {}).await
+}
+
+async fn with_cors_and(credentials: bool, edit: impl FnOnce(&mut Config)) -> Harness {
     Harness::start_with(|c| {
         c.cors = Some(CorsConfig {
             allowed_origins: vec![APP.into(), "http://localhost:3000".into()],
@@ -17,9 +25,19 @@ async fn with_cors(credentials: bool) -> Harness {
             max_age_seconds: 600,
         });
         c.sts.timeout_seconds = 1;
+        edit(c);
     })
     .await
 }
+
+/// What a browser adds to every request besides `Origin`; none of it may reach Chime.
+const BROWSER_HEADERS: &[(&str, &str)] = &[
+    ("referer", "https://chat.example/room/1"),
+    ("cookie", "session=s3cr3t"),
+    ("sec-fetch-site", "cross-site"),
+    ("sec-fetch-mode", "cors"),
+    ("sec-ch-ua", "\"Chromium\";v=\"130\""),
+];
 
 fn assert_cors(r: &Reply, what: &str) {
     assert_eq!(r.headers["access-control-allow-origin"], APP, "{what}");
@@ -94,7 +112,11 @@ async fn every_answer_to_an_allowed_origin_carries_cors_headers() {
             "proxied",
             "POST",
             messages_path(),
-            vec![origin, ("authorization", &auth), json],
+            [
+                vec![origin, ("authorization", &auth), json],
+                BROWSER_HEADERS.to_vec(),
+            ]
+            .concat(),
             message_body("x"),
             201,
         ),
@@ -168,16 +190,77 @@ async fn every_answer_to_an_allowed_origin_carries_cors_headers() {
         .send(
             "GET",
             &messages_path(),
-            &[("origin", "https://evil.example"), ("authorization", &auth)],
+            &[
+                vec![("origin", "https://evil.example"), ("authorization", &auth)],
+                BROWSER_HEADERS.to_vec(),
+            ]
+            .concat(),
             "",
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(!r.headers.contains_key("access-control-allow-origin"));
-    for seen in h.standins.chime.received() {
-        for hidden in ["origin", "referer", "cookie", "sec-fetch-site"] {
-            assert!(seen.header(hidden).is_none(), "{hidden} forwarded");
+    let received = h.standins.chime.received();
+    assert!(received.len() >= 3, "the browser's requests were forwarded");
+    for seen in received {
+        for (name, _) in [("origin", "")].iter().chain(BROWSER_HEADERS) {
+            assert!(seen.header(name).is_none(), "{name} forwarded");
         }
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limited_browser_can_read_its_429() {
+    let h = with_cors_and(false, |c| c.max_requests_per_user_per_second = 1).await;
+    let auth = format!("Bearer {}", h.token("alice"));
+    let headers = [("origin", APP), ("authorization", auth.as_str())];
+    let first = h.send("GET", &messages_path(), &headers, "").await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let r = h.send("GET", &messages_path(), &headers, "").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.json()["error"], "rate_limited");
+    assert_cors(&r, "429");
+    assert_eq!(r.headers["x-amzn-errortype"], "ThrottledClientException");
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(
+        h.standins.chime.received().len(),
+        1,
+        "the 429 is not forwarded"
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_from_another_origin_closes_with_4003() {
+    let h = with_cors(false).await;
+    let open = |origin: &'static str| {
+        let mut req = format!(
+            "ws://{}/connect?token={}",
+            h.gateway.proxy_addr,
+            h.token("alice")
+        )
+        .into_client_request()
+        .unwrap();
+        req.headers_mut().insert("origin", origin.parse().unwrap());
+        tokio_tungstenite::connect_async(req)
+    };
+    let next = |ws| async move {
+        let mut ws: tokio_tungstenite::WebSocketStream<_> = ws;
+        tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame in time")
+    };
+    let (evil, _) = open("https://evil.example").await.expect("upgraded");
+    match next(evil).await {
+        Some(Ok(Message::Close(Some(f)))) => assert_eq!(u16::from(f.code), 4003),
+        other => panic!("another origin's socket: {other:?}"),
+    }
+    assert!(h.standins.sts.calls().is_empty(), "refused before STS");
+    assert!(h.standins.chime.received().is_empty(), "nothing bridged");
+    // The allowed origin's socket is bridged.
+    let (ok, _) = open(APP).await.expect("upgraded");
+    match next(ok).await {
+        Some(Ok(Message::Text(t))) => assert!(t.contains("SESSION_ESTABLISHED"), "{t}"),
+        other => panic!("the allowed origin's socket: {other:?}"),
     }
 }
 
