@@ -14,12 +14,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use stsgate::BoxFuture;
+use stsgate::bench::{Gateway, Stages, Transport};
 use stsgate::broker::{SessionCredentials, Sessions, StsError};
 use stsgate::clock::SystemClock;
 use stsgate::http_client::{FetchError, HttpClient};
 use stsgate::identity::{Credential, Derived, IdentityError, Principal, Verify};
 use stsgate::mapping::SessionSpec;
-use stsgate::proxy::{Gateway, Stages, Transport};
 use stsgate::signing::Signer;
 
 /// As the binary: the handler's allocations are a large part of its cost.

@@ -42,8 +42,15 @@ pub mod http_client;
 pub mod identity;
 pub mod mapping;
 pub mod metrics;
-pub mod proxy;
+mod proxy;
 mod rate;
 pub mod shutdown;
 pub mod signing;
 pub mod tls;
+
+/// What `benches/handler.rs` drives: the in-process handler with its stages injected. Not a
+/// stable API (the proxy is private): it exists so the benchmark runs the production pipeline.
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::proxy::{Gateway, Stages, Transport};
+}
