@@ -136,6 +136,79 @@ async fn every_jwt_row_holds_for_the_session_token_carrier() {
     }
 }
 
+/// Representative JWT rows as the Chime JS SDK's default signer carries a token on `/connect`:
+/// `X-Amz-Security-Token` in its presigned query. Each completes the upgrade, closes with 4401
+/// (the SDK stops) and is counted for its reason, with no STS call and nothing bridged.
+#[tokio::test]
+async fn jwt_rows_hold_for_the_connect_query_carrier() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let h = Harness::start_with(|c| c.compat.session_token_auth = true).await;
+    let picked = [
+        "expired",
+        "wrong audience",
+        "tampered payload",
+        "signature of another token",
+        "alg none",
+        "unknown issuer",
+        "unknown kid",
+    ];
+    let rows: Vec<_> = jwt::rows(&h.standins.idp)
+        .into_iter()
+        .filter(|j| picked.contains(&j.name))
+        .collect();
+    assert_eq!(rows.len(), picked.len());
+    let user = format!("{}/user/alice", stsgate_standins::APP_INSTANCE_ARN);
+    for j in rows {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("X-Amz-Algorithm", "AWS4-HMAC-SHA256")
+            .append_pair(
+                "X-Amz-Credential",
+                "stsgate/20260101/us-east-1/chime/aws4_request",
+            )
+            .append_pair("X-Amz-Date", "20260101T000000Z")
+            .append_pair("X-Amz-Expires", "10")
+            .append_pair("X-Amz-Security-Token", &j.token)
+            .append_pair("X-Amz-SignedHeaders", "host")
+            .append_pair("sessionId", "4242")
+            .append_pair("userArn", &user)
+            .append_pair("X-Amz-Signature", "0000")
+            .finish();
+        let series = format!("stsgate_token_rejections_total{{reason=\"{}\"}}", j.reason);
+        let before = h.metric(&series).await;
+        let url = format!("ws://{}/connect?{query}", h.gateway.proxy_addr);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .unwrap_or_else(|e| panic!("{}: no upgrade: {e}", j.name));
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("{}: no close in time", j.name));
+        match frame {
+            Some(Ok(Message::Close(Some(f)))) => {
+                assert_eq!(u16::from(f.code), 4401, "{}", j.name);
+                assert!(!f.reason.contains(&j.token), "{}: token echoed", j.name);
+            }
+            other => panic!("{}: {other:?}", j.name),
+        }
+        assert_eq!(
+            h.metric(&series).await,
+            before + 1.0,
+            "{}: {series}",
+            j.name
+        );
+        assert!(
+            h.standins.sts.calls().is_empty(),
+            "{}: STS was called",
+            j.name
+        );
+        assert!(
+            h.standins.chime.received().is_empty(),
+            "{}: something was bridged",
+            j.name
+        );
+    }
+}
+
 #[tokio::test]
 async fn every_refusal_is_clear_and_costs_nothing_upstream() {
     let h = Harness::start().await;
