@@ -58,11 +58,11 @@ impl IssuerVerifier {
             Ok(false) => return Err(IdentityError::BadSignature),
             Err(_) => return Err(IdentityError::BadSignature),
         }
-        let (expires_at, valid_until) = self.check_claims(&jws.claims)?;
+        let (exp, valid_until) = self.check_claims(&jws.claims)?;
         Ok(Principal {
             issuer: self.issuer.clone(),
             claims: jws.claims.clone(),
-            exp: expires_at,
+            exp,
             valid_until,
             derived: Default::default(),
         })

@@ -55,46 +55,46 @@ pub struct SessionSpec {
 pub enum Exchange {
     #[default]
     AssumeRole,
-    WebIdentity(Credential),
+    WebIdentity(PresentedSecret),
     Saml {
         principal_arn: Arc<str>,
-        assertion: Credential,
+        assertion: PresentedSecret,
     },
 }
 
-/// A caller's token or assertion: compared and hashed by its SHA-256, never printed.
+/// The token or assertion a caller presented, kept for the STS call it authorises: compared
+/// and hashed by its SHA-256, never printed. (Not the front door's `Credential`, which says
+/// where in the request the caller's identity was found.)
 #[derive(Clone)]
-pub struct Credential {
+pub struct PresentedSecret {
     pub secret: Arc<str>,
     digest: [u8; 32],
 }
 
-impl Credential {
+impl PresentedSecret {
     pub fn new(secret: &str) -> Self {
         let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
         let mut digest = [0u8; 32];
         digest.copy_from_slice(d.as_ref());
-        Credential {
+        PresentedSecret {
             secret: secret.into(),
             digest,
         }
     }
-}
 
-impl Credential {
-    /// SHA-256 of the secret: what identifies the credential without revealing it.
+    /// SHA-256 of the secret: what identifies it without revealing it.
     pub fn digest(&self) -> &[u8; 32] {
         &self.digest
     }
 }
 
-impl PartialEq for Credential {
+impl PartialEq for PresentedSecret {
     fn eq(&self, other: &Self) -> bool {
         self.digest == other.digest
     }
 }
-impl Eq for Credential {}
-impl std::hash::Hash for Credential {
+impl Eq for PresentedSecret {}
+impl std::hash::Hash for PresentedSecret {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.digest.hash(h)
     }

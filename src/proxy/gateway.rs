@@ -26,7 +26,7 @@ use crate::config::StsMode;
 use crate::error::{GatewayError, ProxyBody};
 use crate::guests::Guests;
 use crate::identity::{Carriers, Credential, Principal, Verify, credential};
-use crate::mapping::{Credential as SecretCredential, Exchange, Mapped, Mapper};
+use crate::mapping::{Exchange, Mapped, Mapper, PresentedSecret};
 use crate::metrics::Metrics;
 use crate::rate::KeyedRate;
 use crate::signing::Signer;
@@ -262,14 +262,14 @@ impl Gateway {
         if mapped.provider.sts_mode == StsMode::WebIdentity {
             // Read again rather than copied for every request: few providers use this mode.
             let exchange = match credential(&parts.headers, &carriers)? {
-                Credential::Jwt(token) => Exchange::WebIdentity(SecretCredential::new(&token)),
+                Credential::Jwt(token) => Exchange::WebIdentity(PresentedSecret::new(&token)),
                 Credential::Saml(assertion) => Exchange::Saml {
                     principal_arn: mapped
                         .provider
                         .saml_provider_arn
                         .clone()
                         .unwrap_or_default(),
-                    assertion: SecretCredential::new(&assertion),
+                    assertion: PresentedSecret::new(&assertion),
                 },
             };
             Arc::make_mut(&mut mapped).spec.exchange = exchange;

@@ -33,10 +33,10 @@ pub(super) fn check(
         }
         valid_until = issued + max_age;
     }
-    let (audience, subject, expires_at) = check_conditions(v, &assertion, now)?;
-    valid_until = valid_until.min(expires_at - 1 + v.leeway);
+    let (audience, subject, exp) = check_conditions(v, &assertion, now)?;
+    valid_until = valid_until.min(exp - 1 + v.leeway);
 
-    let claims = claims(v, &assertion, subject, audience, expires_at, issued);
+    let claims = claims(v, &assertion, subject, audience, exp, issued);
     if v.required_claims
         .iter()
         .any(|(k, want)| claims.get(k) != Some(want))
@@ -46,7 +46,7 @@ pub(super) fn check(
     Ok(Principal {
         issuer: v.entity_id.clone(),
         claims,
-        exp: expires_at,
+        exp,
         valid_until,
         derived: Default::default(),
     })
@@ -120,12 +120,12 @@ fn check_conditions(
         return Err(IdentityError::Expired);
     }
     // NotOnOrAfter is exclusive: the last accepted second is one before it (plus leeway).
-    let expires_at = [not_on_or_after, Some(confirmed_until), session_end]
+    let exp = [not_on_or_after, Some(confirmed_until), session_end]
         .into_iter()
         .flatten()
         .min()
         .expect("the confirmation always bounds the assertion");
-    Ok((audience, subject, expires_at))
+    Ok((audience, subject, exp))
 }
 
 /// A signed Response: its status, destination and issuer, and its one assertion.
@@ -253,7 +253,7 @@ fn claims(
     a: &Assertion,
     subject: String,
     audience: String,
-    expires_at: i64,
+    exp: i64,
     issued: i64,
 ) -> Map<String, Value> {
     let mut attributes: Map<String, Value> = Map::new();
@@ -279,7 +279,7 @@ fn claims(
     let mut claims = Map::new();
     claims.insert("iss".into(), v.entity_id.clone().into());
     claims.insert("aud".into(), audience.into());
-    claims.insert("exp".into(), expires_at.into());
+    claims.insert("exp".into(), exp.into());
     claims.insert("iat".into(), issued.into());
     claims.insert("sub".into(), subject.into());
     // Lets `required_claims` insist on, say, persistent NameIDs (a transient one changes per login).

@@ -1,5 +1,5 @@
 use super::*;
-use crate::mapping::Credential;
+use crate::mapping::PresentedSecret;
 use std::sync::Arc;
 
 fn key(byte: u8) -> SealKey {
@@ -130,7 +130,7 @@ fn every_part_of_the_session_key_changes_the_name() {
             ..base.clone()
         },
         SessionSpec {
-            exchange: Exchange::WebIdentity(Credential::new("token-1")),
+            exchange: Exchange::WebIdentity(PresentedSecret::new("token-1")),
             ..base.clone()
         },
     ];
