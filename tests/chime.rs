@@ -344,6 +344,32 @@ async fn sockets_close_with_a_retryable_code_before_credentials_expire() {
 }
 
 #[tokio::test]
+async fn sockets_close_with_a_retryable_code_when_the_token_expires() {
+    // The STS session lives an hour; the user's token only 4 s more. The socket does not
+    // outlive the identity it was opened with: the SDK reconnects with a fresh token.
+    let h = Harness::start().await;
+    let idp = &h.standins.idp;
+    let mut claims = idp.claims_for("alice", stsgate_standins::AUDIENCE);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    claims["exp"] = (now + 4).into();
+    let short = idp.sign(stsgate_standins::idp::RSA_KID, &claims);
+    let opened = std::time::Instant::now();
+    let mut ws = open(&h, "", Some(&short)).await.unwrap();
+    assert!(next_text(&mut ws).await.contains("SESSION_ESTABLISHED"));
+    let (code, reason) = next_close(&mut ws).await;
+    assert_eq!(code, 1001, "{reason}");
+    assert!(reason.contains("reconnect"), "{reason}");
+    let lived = opened.elapsed();
+    assert!(
+        lived <= Duration::from_secs(5),
+        "closed after {lived:?}, not at the token's expiry"
+    );
+}
+
+#[tokio::test]
 async fn idle_and_oversize_sockets_are_closed() {
     let h = Harness::start_with(|c| {
         c.chime.websocket_idle_seconds = 1;
