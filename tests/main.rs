@@ -23,5 +23,6 @@ mod providers;
 mod rejections;
 mod request_path;
 mod saml;
+mod session_store;
 mod sigv4_golden;
 mod upstream_tls;

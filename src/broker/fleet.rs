@@ -39,6 +39,15 @@ impl Inner {
             }
             match store.lease(&names[0]).await {
                 Lease::Won(held) => {
+                    // The previous holder publishes, then releases: between this replica's
+                    // lookup and its lease, it may have done both.
+                    if let Lookup::Hit(c) = store.lookup(&names[..1]).await {
+                        let session = self.session_of(c);
+                        if self.clock.now() < session.use_until {
+                            store.release(held).await;
+                            return Ok(session);
+                        }
+                    }
                     store.count_lease(if waited {
                         LeaseOutcome::Expired
                     } else {

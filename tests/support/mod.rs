@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod python;
+pub mod redis;
+pub mod replica;
 pub mod sigv4;
 
 use bytes::Bytes;

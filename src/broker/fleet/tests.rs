@@ -169,7 +169,7 @@ async fn a_tampered_entry_is_refused_and_replaced() {
         "ASIA2",
         "fetched again, not the tampered entry"
     );
-    assert_eq!(f.metrics[1].store_lookups.get(StoreLookup::Refused), 1);
+    assert!(f.metrics[1].store_lookups.get(StoreLookup::Refused) >= 1);
     // The replacement opens for everyone.
     let again = f.fleet_lookup(&s).await;
     assert_eq!(again.as_deref(), Some("ASIA2"));
