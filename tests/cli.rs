@@ -348,6 +348,9 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
         .config_toml(crate::support::any_port(), crate::support::any_port())
         .replacen(&sts_line, "", 1);
     assert!(!config.contains(&standins.sts.endpoint()));
+    // Stock SDKs' carrier too: the JWT as the session token, in the /connect URL.
+    assert!(!config.contains("[compat]"));
+    let config = format!("{config}\n[compat]\nsession_token_auth = true\n");
     let f = write_config(&config);
     let base = &standins.base_credentials;
     let mut child = stsgate()
@@ -442,6 +445,43 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
         .unwrap();
     assert!(first.to_text().unwrap().contains("SESSION_ESTABLISHED"));
     let _ = tokio_tungstenite::connect_async(format!("{ws}/connect?token={forged}")).await;
+    // The Chime JS SDK's default signer: the JWT is X-Amz-Security-Token in a presigned query.
+    let bob_token = standins.idp.token_for("bob", AUDIENCE);
+    let bob_forged = format!("{}x", &bob_token[..bob_token.len() - 1]);
+    let presigned = |jwt: &str| {
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("X-Amz-Algorithm", "AWS4-HMAC-SHA256")
+            .append_pair(
+                "X-Amz-Credential",
+                "stsgate/20260101/us-east-1/chime/aws4_request",
+            )
+            .append_pair("X-Amz-Date", "20260101T000000Z")
+            .append_pair("X-Amz-Expires", "10")
+            .append_pair("X-Amz-Security-Token", jwt)
+            .append_pair("X-Amz-SignedHeaders", "host")
+            .append_pair("sessionId", "4242")
+            .append_pair("X-Amz-Signature", "0000")
+            .finish()
+    };
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("{ws}/connect?{}", presigned(&bob_token)))
+            .await
+            .unwrap();
+    let first = futures_util::StreamExt::next(&mut socket)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.to_text().unwrap().contains("SESSION_ESTABLISHED"));
+    let (mut refused, _) =
+        tokio_tungstenite::connect_async(format!("{ws}/connect?{}", presigned(&bob_forged)))
+            .await
+            .unwrap();
+    match futures_util::StreamExt::next(&mut refused).await {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(f)))) => {
+            assert_eq!(u16::from(f.code), 4401)
+        }
+        other => panic!("forged session token: {other:?}"),
+    }
 
     terminate(&mut child);
     logs.push_str(&drained.join().unwrap());
@@ -458,6 +498,15 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
     for (what, secret) in [
         ("bearer token", token.as_str()),
         ("forged token", forged.as_str()),
+        ("session-token JWT in the /connect URL", bob_token.as_str()),
+        (
+            "forged session-token JWT in the /connect URL",
+            bob_forged.as_str(),
+        ),
+        (
+            "session-token JWT signature",
+            bob_token.rsplit('.').next().unwrap(),
+        ),
         ("bearer token signature", token_signature.as_str()),
         ("session token", session_token.as_str()),
         ("request signature", signature.as_str()),
