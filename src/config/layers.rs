@@ -142,6 +142,21 @@ pub fn layer(text: &str, overlay: &Overlay) -> Result<Layered, ConfigError> {
     })
 }
 
+/// A value as `stsgate check` shows it: a store URL without its password.
+fn redact(path: &str, value: String) -> String {
+    if path != "session_store.url" {
+        return value;
+    }
+    match url::Url::parse(value.trim_matches('"')) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("REDACTED"));
+            format!("\"{u}\"")
+        }
+        Ok(_) => value,
+        Err(_) => "\"(not a URL)\"".to_owned(),
+    }
+}
+
 fn lookup<'a>(table: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
     let mut parts = path.split('.');
     let mut value = table.get(parts.next()?)?;
@@ -209,6 +224,7 @@ pub fn describe(l: &Layered) -> String {
                 }
             },
         };
+        let value = redact(&k.path, value);
         out.push_str(&format!("{} = {value}  # {source}\n", k.path));
     }
     for array in ["issuers", "saml_idps"] {
@@ -358,5 +374,35 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} missing:\n{text}");
         }
+    }
+
+    #[test]
+    fn check_never_shows_the_store_password_or_keys() {
+        let o = env(&[
+            ("STSGATE_SESSION_STORE_URL", "rediss://:hunter2@cache:6380"),
+            ("STSGATE_SESSION_STORE_KEY", "c2VjcmV0LWtleQ=="),
+        ]);
+        let file = format!("{FILE}\n[session_store]\nurl = \"redis://cache\"\n");
+        let l = layer(&file, &o).unwrap();
+        assert!(
+            l.unknown_env.is_empty(),
+            "the key variable is stsgate's own"
+        );
+        assert_eq!(
+            l.config
+                .session_store
+                .as_ref()
+                .unwrap()
+                .env_keys
+                .current
+                .as_deref(),
+            Some("c2VjcmV0LWtleQ==")
+        );
+        let text = describe(&l);
+        assert!(text.contains("rediss://:REDACTED@cache:6380"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("c2VjcmV0"),
+            "{text}"
+        );
     }
 }

@@ -140,3 +140,100 @@ fn decode(text: &str) -> Result<[u8; KEY_BYTES], String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::SAMPLE;
+    use crate::config::{EnvKeys, parse, validate};
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn with_store(lines: &str, env: EnvKeys) -> Result<crate::config::Settings, String> {
+        let mut c = parse(&format!("{SAMPLE}\n[session_store]\n{lines}\n")).unwrap();
+        c.session_store.as_mut().unwrap().env_keys = env;
+        validate(&c).map_err(|e| e.to_string())
+    }
+
+    fn env_key(key: &str) -> EnvKeys {
+        EnvKeys {
+            current: Some(key.into()),
+            previous: None,
+        }
+    }
+
+    #[test]
+    fn a_store_with_a_key_from_the_environment_is_valid_with_defaults() {
+        let s = with_store("url = \"redis://10.0.0.5:6379\"", env_key(KEY)).unwrap();
+        let st = s.store.unwrap();
+        assert_eq!(st.keys.0.len(), 1);
+        assert_eq!(st.keys.0[0][1], 1);
+        assert_eq!(st.timeout.as_millis(), 100);
+        assert_eq!(st.lease_ttl.as_millis(), 1500);
+        assert_eq!(st.prefix, "stsgate:");
+        assert_eq!(st.fleet_max_calls_per_second, None);
+        assert!(!format!("{st:?}").contains(KEY), "Debug shows no key");
+    }
+
+    #[test]
+    fn every_store_problem_is_named_and_no_secret_is_echoed() {
+        let e = with_store(
+            "url = \"http://:hunter2@cache:6379\"\nretry_interval_ms = 0\nlease_ms = 100\nkey_prefix = \"a {b}\"\nprevious_key_files = [\"/nonexistent/old\"]",
+            EnvKeys { current: Some("c2hvcnQ=".into()), previous: Some("bm90LWEta2V5,!!".into()) },
+        )
+        .unwrap_err();
+        for key in [
+            "session_store.url",
+            "session_store.retry_interval_ms",
+            "session_store.lease_ms",
+            "session_store.key_prefix",
+            "session_store.previous_key_files[0]",
+            "STSGATE_SESSION_STORE_KEY: 5 bytes",
+            "STSGATE_SESSION_STORE_PREVIOUS_KEYS[0]",
+            "STSGATE_SESSION_STORE_PREVIOUS_KEYS[1]: not base64",
+        ] {
+            assert!(e.contains(key), "{key} missing from:\n{e}");
+        }
+        for secret in ["hunter2", "c2hvcnQ=", "bm90LWEta2V5"] {
+            assert!(!e.contains(secret), "{secret} echoed:\n{e}");
+        }
+    }
+
+    #[test]
+    fn a_key_is_required_and_the_fleet_rate_needs_a_store() {
+        let e = with_store("url = \"redis://127.0.0.1:6379\"", EnvKeys::default()).unwrap_err();
+        assert!(
+            e.contains("session_store.key_file: required (or set STSGATE_SESSION_STORE_KEY)"),
+            "{e}"
+        );
+        let mut c = parse(SAMPLE).unwrap();
+        c.sts.fleet_max_calls_per_second = 100;
+        let e = validate(&c).unwrap_err().to_string();
+        assert!(
+            e.contains("sts.fleet_max_calls_per_second: needs [session_store]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_key_file_wins_over_the_environment_and_previous_keys_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cur, old) = (dir.path().join("cur"), dir.path().join("old"));
+        std::fs::write(&cur, format!("{KEY}\n")).unwrap();
+        std::fs::write(&old, "//////////////////////////////////////////8=").unwrap();
+        let lines = format!(
+            "url = \"rediss://cache:6380\"\ncluster = true\nkey_file = \"{}\"\nprevious_key_files = [\"{}\"]",
+            cur.display(),
+            old.display()
+        );
+        let mut env = env_key("//////////////////////////////////////////8=");
+        env.previous = Some(KEY.into());
+        let st = with_store(&lines, env).unwrap().store.unwrap();
+        let firsts: Vec<u8> = st.keys.0.iter().map(|k| k[1]).collect();
+        assert_eq!(
+            firsts,
+            [1, 255, 1],
+            "file key, previous file, previous variable"
+        );
+        assert!(st.target.cluster);
+    }
+}
