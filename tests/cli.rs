@@ -10,6 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use stsgate_standins::{AUDIENCE, StandIns};
+use toml::Table;
+
+use crate::support::toml_keys::{edit, push, remove, set};
 
 fn stsgate() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stsgate"));
@@ -75,38 +78,55 @@ fn the_example_config_is_valid_via_flag_and_env() {
 
 #[test]
 fn config_errors_stop_start_up_and_name_the_key() {
-    let cases = [
-        ("\n[sts]", "\n[sts]\nrole_arm = \"typo\"", "role_arm"),
+    // Each case: a change to the example, and the key the error must name.
+    type Change = fn(&mut Table);
+    let cases: [(Change, &str); 7] = [
+        (|t| set(t, "sts.role_arm", "typo"), "role_arm"),
         (
-            "\nrole_arn = \"arn:aws:iam::111122223333:role/",
-            "\nrole_arn = \"arn:aws:iam::111122223333:user/",
+            |t| set(t, "sts.role_arn", "arn:aws:iam::111122223333:user/Chime"),
             "sts.role_arn",
         ),
-        (":app-instance/", ":bogus/", "chime.app_instance_arn"),
         (
-            "\nduration_seconds = 3600",
-            "\nduration_seconds = 60",
+            |t| {
+                let arn = "arn:aws:chime:us-east-1:111122223333:bogus/x";
+                set(t, "chime.app_instance_arn", arn)
+            },
+            "chime.app_instance_arn",
+        ),
+        (
+            |t| set(t, "sts.duration_seconds", 60),
             "sts.duration_seconds",
         ),
         (
-            "\n[sts]",
-            "\n[[saml_idps]]\nentity_id = \"https://idp\"\ncertificate_files = [\"/nonexistent.pem\"]\naudiences = [\"a\"]\nrecipients = [\"r\"]\n\n[sts]",
+            |t| {
+                push(
+                    t,
+                    "saml_idps",
+                    "entity_id = \"https://idp\"\ncertificate_files = [\"/nonexistent.pem\"]\naudiences = [\"a\"]\nrecipients = [\"r\"]",
+                )
+            },
             "saml_idps[0].certificate_files",
         ),
         (
-            "\n[sts]",
-            "\n[[saml_idps]]\nentity_id = \"https://idp\"\nmetadata_file = \"/nonexistent.xml\"\naudiences = [\"a\"]\nrecipients = []\n\n[sts]",
+            |t| {
+                push(
+                    t,
+                    "saml_idps",
+                    "entity_id = \"https://idp\"\nmetadata_file = \"/nonexistent.xml\"\naudiences = [\"a\"]\nrecipients = []",
+                )
+            },
             "saml_idps[0].recipients",
         ),
         (
-            "[compat]",
-            "[tls]\ncert_file = \"/nonexistent/tls.crt\"\nkey_file = \"/nonexistent/tls.key\"\n\n[compat]",
+            |t| {
+                set(t, "tls.cert_file", "/nonexistent/tls.crt");
+                set(t, "tls.key_file", "/nonexistent/tls.key");
+            },
             "tls.cert_file: cannot read /nonexistent/tls.crt",
         ),
     ];
-    for (from, to, key) in cases {
-        let text = sample_config().replacen(from, to, 1);
-        assert_ne!(text, sample_config(), "case {key} did not apply");
+    for (change, key) in cases {
+        let text = edit(&sample_config(), change);
         let f = write_config(&text);
         for cmd in [&["run"][..], &[][..]] {
             let out = crate::support::output_of_exiting(
@@ -122,12 +142,7 @@ fn config_errors_stop_start_up_and_name_the_key() {
 #[test]
 fn check_shows_each_value_with_its_source_flag_over_env_over_file() {
     // The file leaves the signing region to the environment, as a Helm chart might.
-    let text = sample_config().replacen(
-        "region = \"us-east-1\"               # signing region",
-        "#",
-        1,
-    );
-    assert_ne!(text, sample_config());
+    let text = edit(&sample_config(), |t| remove(t, "upstream.region"));
     let f = write_config(&text);
     let out = stsgate()
         .arg("check")
@@ -343,10 +358,10 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
         .await
         .unwrap();
     // STS comes from AWS_ENDPOINT_URL_STS, the proxy's own keys from the environment.
-    let sts_line = format!("endpoint = \"{}\"\n", standins.sts.endpoint());
-    let config = standins
-        .config_toml(crate::support::any_port(), crate::support::any_port())
-        .replacen(&sts_line, "", 1);
+    let config = edit(
+        &standins.config_toml(crate::support::any_port(), crate::support::any_port()),
+        |t| remove(t, "sts.endpoint"),
+    );
     assert!(!config.contains(&standins.sts.endpoint()));
     // Stock SDKs' carrier too: the JWT as the session token, in the /connect URL.
     assert!(!config.contains("[compat]"));

@@ -2,6 +2,7 @@
 //! connections are refused, bridged WebSockets close with 1001, and requests in flight finish;
 //! start-up fails fast, naming the cause, for a port in use.
 
+use crate::support::toml_keys::{edit, set};
 use crate::support::{Harness, messages_path};
 use futures_util::StreamExt;
 use http::StatusCode;
@@ -89,21 +90,15 @@ async fn plain_get(url: &str) -> (u16, String) {
 fn a_port_in_use_stops_start_up_naming_it() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let config = std::fs::read_to_string(concat!(
+    let example = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/deploy/stsgate.example.toml"
     ))
-    .unwrap()
-    .replacen(
-        "listen = \"127.0.0.1:8080\"",
-        &format!("listen = \"{addr}\""),
-        1,
-    )
-    .replacen(
-        "admin_listen = \"127.0.0.1:9090\"",
-        "admin_listen = \"127.0.0.1:0\"",
-        1,
-    );
+    .unwrap();
+    let config = edit(&example, |t| {
+        set(t, "listen", addr.to_string());
+        set(t, "admin_listen", "127.0.0.1:0");
+    });
     let f = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(f.path(), config).unwrap();
     let out = crate::support::output_of_exiting(

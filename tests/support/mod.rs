@@ -6,6 +6,7 @@ pub mod python;
 pub mod redis;
 pub mod replica;
 pub mod sigv4;
+pub mod toml_keys;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};

@@ -1,6 +1,7 @@
 use super::*;
-use crate::config::{BearerMode, from_toml};
+use crate::config::{BearerMode, ConfigError, GuestsConfig, IssuerConfig, from_toml};
 use std::time::Duration;
+use toml::{Table, Value};
 
 pub const SAMPLE: &str = r#"
 listen = "127.0.0.1:8080"
@@ -34,16 +35,54 @@ fn sample_from_the_readme_is_valid_with_defaults() {
     assert!(!s.chime.allowed.contains("SearchChannels"));
 }
 
+/// `SAMPLE` as typed config: tests edit its keys, then validate.
+fn sample() -> Config {
+    crate::config::parse(SAMPLE).unwrap()
+}
+
+/// What validation reports for `c`: every problem, or "" when it is valid.
+fn problems(c: &Config) -> String {
+    match crate::config::validate(c) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// One table of the file (an `[[issuers]]` entry, `[guests]`) from its keys.
+fn entry<T: serde::de::DeserializeOwned>(keys: &str) -> T {
+    toml::from_str(keys).unwrap_or_else(|e| panic!("{keys}: {e}"))
+}
+
+/// `SAMPLE`'s TOML table edited by `edit`, then loaded: for what only parsing checks (keys that
+/// are unknown or missing cannot be set on the typed config).
+fn load_edited(edit: impl FnOnce(&mut Table)) -> Result<Settings, ConfigError> {
+    let mut t: Table = SAMPLE.parse().unwrap();
+    edit(&mut t);
+    from_toml(&toml::to_string(&t).unwrap())
+}
+
+/// The table at `key` of `t`.
+fn table<'a>(t: &'a mut Table, key: &str) -> &'a mut Table {
+    t.get_mut(key)
+        .and_then(Value::as_table_mut)
+        .unwrap_or_else(|| panic!("no [{key}]"))
+}
+
 #[test]
 fn unknown_key_is_named() {
-    let e = from_toml(&SAMPLE.replace("[sts]", "[sts]\nrole_arm = \"x\"")).unwrap_err();
+    let e = load_edited(|t| {
+        table(t, "sts").insert("role_arm".into(), "x".into());
+    })
+    .unwrap_err();
     assert!(e.to_string().contains("role_arm"), "{e}");
 }
 
 #[test]
 fn missing_key_is_named() {
-    let text = SAMPLE.replace("region = \"us-east-1\"\n[session_tags]", "[session_tags]");
-    let e = from_toml(&text).unwrap_err();
+    let e = load_edited(|t| {
+        table(t, "sts").remove("region").expect("sts.region is set");
+    })
+    .unwrap_err();
     assert!(e.to_string().contains("missing field `region`"), "{e}");
 }
 
@@ -104,26 +143,21 @@ fn the_largest_allowed_credential_fits_in_the_header_limit() {
     assert!(crate::config::validate(&c).is_ok());
 }
 
-/// `SAMPLE` with `extra` TOML after it.
-fn problems(extra: &str) -> String {
-    match from_toml(&format!("{SAMPLE}\n{extra}")) {
-        Ok(_) => String::new(),
-        Err(e) => e.to_string(),
-    }
-}
-
 #[test]
 fn provider_rules_are_checked_at_load_naming_the_key() {
-    let second = "[[issuers]]\nissuer = \"https://b.example.com\"\naudiences = [\"a\"]\n";
-    let e = problems(second);
+    let second = "issuer = \"https://b.example.com\"\naudiences = [\"a\"]\n";
+    let mut c = sample();
+    c.issuers.push(entry(second));
+    let e = problems(&c);
     assert!(
         e.contains("issuers[0].name: required when more than one provider"),
         "{e}"
     );
     assert!(e.contains("issuers[1].name: required"), "{e}");
     // `-` ends a name in `{provider}-{sub}`: `acme` + `eu-alice` must not be `acme-eu` + `alice`.
-    let dashed = SAMPLE.replacen("[[issuers]]", "[[issuers]]\nname = \"acme-eu\"", 1);
-    let e = from_toml(&dashed).unwrap_err().to_string();
+    let mut dashed = sample();
+    dashed.issuers[0].name = Some("acme-eu".into());
+    let e = problems(&dashed);
     assert!(e.contains("issuers[0].name: 1-32 letters, digits"), "{e}");
     let cases = [
         (
@@ -174,15 +208,13 @@ fn provider_rules_are_checked_at_load_naming_the_key() {
         ),
     ];
     // The first issuer named, the second named and varied.
-    let first_named = SAMPLE.replacen("[[issuers]]", "[[issuers]]\nname = \"a\"", 1);
     for (line, expected) in cases {
-        let text = format!(
-            "{first_named}\n[[issuers]]\nname = \"b\"\nissuer = \"https://b.example.com\"\naudiences = [\"a\"]\n{line}\n"
-        );
-        let e = match from_toml(&text) {
-            Ok(_) => String::new(),
-            Err(e) => e.to_string(),
-        };
+        let mut c = sample();
+        c.issuers[0].name = Some("a".into());
+        c.issuers.push(entry::<IssuerConfig>(&format!(
+            "name = \"b\"\n{second}{line}"
+        )));
+        let e = problems(&c);
         assert!(e.contains(expected), "{line}: {expected:?} not in {e}");
     }
 }
@@ -190,15 +222,12 @@ fn provider_rules_are_checked_at_load_naming_the_key() {
 #[test]
 fn an_inline_policy_counts_once_minified() {
     let spaced = format!("{{\n{}\"Version\": \"2012-10-17\"\n}}", " ".repeat(3000));
-    let sample = SAMPLE.replacen(
-        "[sts]",
-        &format!("[sts]\nsession_policy = '''{spaced}'''"),
-        1,
-    );
-    assert!(from_toml(&sample).is_ok(), "whitespace is not counted");
+    let mut c = sample();
+    c.sts.session_policy = Some(spaced);
+    assert_eq!(problems(&c), "", "whitespace is not counted");
     let long = format!("{{\"Version\": \"{}\"}}", "x".repeat(2100));
-    let sample = SAMPLE.replacen("[sts]", &format!("[sts]\nsession_policy = '{long}'"), 1);
-    let e = from_toml(&sample).unwrap_err().to_string();
+    c.sts.session_policy = Some(long);
+    let e = problems(&c);
     assert!(
         e.contains("sts.session_policy: at most 2048 characters once minified"),
         "{e}"
@@ -207,28 +236,27 @@ fn an_inline_policy_counts_once_minified() {
 
 #[test]
 fn guest_tags_may_only_read_what_guest_tokens_carry() {
-    let guests = "[guests]\nrole_arn = \"arn:aws:iam::111122223333:role/Guest\"\n";
     // Guests are a provider: a sole issuer beside them is named and namespaced too.
-    let e = from_toml(&format!("{SAMPLE}\n{guests}"))
-        .unwrap_err()
-        .to_string();
+    let mut c = sample();
+    c.guests = Some(guests());
+    let e = problems(&c);
     assert!(e.contains("issuers[0].name: required"), "{e}");
-    let named = SAMPLE
-        .replacen("[[issuers]]", "[[issuers]]\nname = \"corp\"", 1)
-        .replacen("= \"sub\"", "= \"{user_id}\"", 1);
-    let sample = format!("{named}\n{guests}");
-    assert!(
-        from_toml(&sample).is_ok(),
+    let named = named_beside_guests();
+    assert_eq!(
+        problems(&named),
+        "",
         "[session_tags] reads sub: fine for guests"
     );
-    let with_org = sample.replacen("[session_tags]", "[session_tags]\ntenant = \"org\"", 1);
-    let e = from_toml(&with_org).unwrap_err().to_string();
+    let mut with_org = named.clone();
+    with_org.session_tags.insert("tenant".into(), "org".into());
+    let e = problems(&with_org);
     assert!(
         e.contains("guests.tags (or session_tags): tag \"tenant\" reads claim \"org\""),
         "{e}"
     );
-    let bad_key = format!("{sample}signing_key_file = \"/nonexistent.pem\"\n");
-    let e = from_toml(&bad_key).unwrap_err().to_string();
+    let mut bad_key = named;
+    bad_key.guests.as_mut().unwrap().signing_key_file = Some("/nonexistent.pem".into());
+    let e = problems(&bad_key);
     assert!(
         e.contains("guests.signing_key_file: cannot read /nonexistent.pem"),
         "{e}"
@@ -239,16 +267,30 @@ fn guest_tags_may_only_read_what_guest_tokens_carry() {
 fn inline_and_managed_session_policies_share_one_budget() {
     let statement = format!(r#"{{"Version":"2012-10-17","Sid":"{}"}}"#, "x".repeat(1900));
     let arn = format!("arn:aws:iam::111122223333:policy/{}", "p".repeat(200));
-    let text = format!(
-        "{SAMPLE}\n[guests]\nrole_arn = \"arn:aws:iam::111122223333:role/Guest\"\nsession_policy = '{statement}'\npolicy_arns = [\"{arn}\"]\n"
-    )
-    .replacen("[[issuers]]", "[[issuers]]\nname = \"corp\"", 1)
-    .replacen("= \"sub\"", "= \"{user_id}\"", 1);
-    let e = from_toml(&text).unwrap_err().to_string();
+    let mut c = named_beside_guests();
+    let g = c.guests.as_mut().unwrap();
+    g.session_policy = Some(statement);
+    g.policy_arns = vec![arn];
+    let e = problems(&c);
     assert!(
         e.contains("guests.policy_arns: the inline policy (1933 characters minified)"),
         "{e}"
     );
-    let short = text.replace(&"p".repeat(200), "p");
-    assert!(from_toml(&short).is_ok(), "{short}");
+    c.guests.as_mut().unwrap().policy_arns = vec!["arn:aws:iam::111122223333:policy/p".into()];
+    assert_eq!(problems(&c), "");
+}
+
+/// `[guests]` with only its role.
+fn guests() -> GuestsConfig {
+    entry("role_arn = \"arn:aws:iam::111122223333:role/Guest\"")
+}
+
+/// `SAMPLE` with guests beside its issuer: the issuer named, the user-id tag the user id.
+fn named_beside_guests() -> Config {
+    let mut c = sample();
+    c.issuers[0].name = Some("corp".into());
+    c.session_tags
+        .insert("my_applications_user_id".into(), "{user_id}".into());
+    c.guests = Some(guests());
+    c
 }
