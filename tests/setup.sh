@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # What the test suite needs besides Rust, installed only where missing, so a fresh Debian machine
 # works: python3 with pip and the pinned boto3/botocore (the foreign SigV4 verifier and a real
-# Python client), and the browser tests' Chromium, Node.js and npm packages (real JavaScript
-# clients). Idempotent and quiet. STSGATE_SKIP_BOTOCORE / STSGATE_SKIP_BROWSER skip a part (and
+# Python client), the browser tests' Chromium, Node.js and npm packages (real JavaScript
+# clients), and Debian's redis-server and redis-cli (the shared session store's tests).
+# Idempotent and quiet. STSGATE_SKIP_BOTOCORE / STSGATE_SKIP_BROWSER skip a part (and
 # the tests that need it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/install-missing.sh
+
+# A real Redis for the shared session tier (started on loopback by the tests themselves).
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  apt_install redis-server redis-tools
+fi
 
 if [ -z "${STSGATE_SKIP_BOTOCORE:-}" ]; then
   if ! python3 -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 #[derive(Default)]
 pub struct MemoryBackend {
-    entries: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    entries: Mutex<Entries>,
     /// Rate buckets: each one's theoretical arrival time.
     rates: Mutex<HashMap<String, Instant>>,
     down: AtomicBool,
@@ -44,24 +44,35 @@ impl MemoryBackend {
         }
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut HashMap<String, (Vec<u8>, Instant)>, Instant) -> T,
-    ) -> Result<T, BackendError> {
+    fn with<T>(&self, f: impl FnOnce(&mut Entries, Instant) -> T) -> Result<T, BackendError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if self.down.load(Ordering::SeqCst) {
             return Err(BackendError("connection refused".into()));
         }
         let now = Instant::now();
         let mut map = self.entries.lock().expect("memory store lock");
-        map.retain(|_, (_, until)| *until > now);
+        // Expired entries are gone for every command (Redis expires lazily too), and swept now
+        // and then so a long simulation stays small.
+        if self.calls.load(Ordering::Relaxed) % 65_536 == 0 {
+            map.retain(|_, (_, until)| *until > now);
+        }
         Ok(f(&mut map, now))
     }
 }
 
+type Entries = HashMap<String, (Vec<u8>, Instant)>;
+
+/// The entry `name` if it has not expired (an expired one is removed, as Redis does on access).
+fn live<'m>(m: &'m mut Entries, name: &str, now: Instant) -> Option<&'m mut (Vec<u8>, Instant)> {
+    if m.get(name).is_some_and(|(_, until)| *until <= now) {
+        m.remove(name);
+    }
+    m.get_mut(name)
+}
+
 impl Backend for MemoryBackend {
     fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, BackendError>> {
-        Box::pin(async move { self.with(|m, _| m.get(name).map(|(v, _)| v.clone())) })
+        Box::pin(async move { self.with(|m, now| live(m, name, now).map(|(v, _)| v.clone())) })
     }
 
     fn put<'a>(
@@ -85,7 +96,7 @@ impl Backend for MemoryBackend {
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
         Box::pin(async move {
             self.with(|m, now| {
-                if m.contains_key(name) {
+                if live(m, name, now).is_some() {
                     return false;
                 }
                 m.insert(name.to_owned(), (token.as_bytes().to_vec(), now + ttl));
@@ -101,7 +112,7 @@ impl Backend for MemoryBackend {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
         Box::pin(async move {
-            self.with(|m, now| match m.get_mut(name) {
+            self.with(|m, now| match live(m, name, now) {
                 Some((v, until)) if v == token.as_bytes() => {
                     *until = now + ttl;
                     true
@@ -117,8 +128,8 @@ impl Backend for MemoryBackend {
         token: &'a str,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
-            self.with(|m, _| {
-                if m.get(name).is_some_and(|(v, _)| v == token.as_bytes()) {
+            self.with(|m, now| {
+                if live(m, name, now).is_some_and(|(v, _)| v == token.as_bytes()) {
                     m.remove(name);
                 }
             })
