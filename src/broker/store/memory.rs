@@ -53,7 +53,7 @@ impl MemoryBackend {
         let mut map = self.entries.lock().expect("memory store lock");
         // Expired entries are gone for every command (Redis expires lazily too), and swept now
         // and then so a long simulation stays small.
-        if self.calls.load(Ordering::Relaxed) % 65_536 == 0 {
+        if self.calls.load(Ordering::Relaxed).is_multiple_of(65_536) {
             map.retain(|_, (_, until)| *until > now);
         }
         Ok(f(&mut map, now))
