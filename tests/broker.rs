@@ -1,10 +1,11 @@
 //! The session broker over real sockets: the STS stand-in can be slow, failing or refusing, and
 //! can issue short-lived credentials so refresh-ahead happens within a test.
 
-use crate::support::{Harness, access_key_of, messages_path};
+use crate::support::{Harness, SETTLE, access_key_of, eventually, messages_path};
 use futures_util::future::join_all;
 use http::StatusCode;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
+use stsgate::clock::ManualClock;
 use stsgate_standins::sts::StsBehaviour;
 
 #[tokio::test]
@@ -25,20 +26,42 @@ async fn hundred_concurrent_first_requests_make_one_call() {
 #[tokio::test]
 async fn a_used_session_is_renewed_before_it_expires_and_no_request_waits() {
     // Credentials live 4 s: usable until 3 s (1 s margin), refreshed from 1 s (2 s ahead).
-    let h = Harness::start_with(|c| {
-        c.sts.expiry_margin_seconds = 1;
-        c.sts.refresh_ahead_seconds = 2;
-    })
+    // stsgate runs on a clock the test moves; the stand-in STS dates credentials in real time,
+    // so only the first session is short: the refreshed one lasts past the test.
+    let (clock, started) = (ManualClock::new(SystemTime::now()), Instant::now());
+    let h = Harness::start_with_clock(
+        |c| {
+            c.sts.expiry_margin_seconds = 1;
+            c.sts.refresh_ahead_seconds = 2;
+        },
+        clock.clone(),
+    )
     .await;
     h.standins.sts.set_behaviour(StsBehaviour {
         lifetime: Some(Duration::from_secs(4)),
         ..Default::default()
     });
+    // Caught up with real time, the stand-in's: the first session's 4 s start now.
+    clock.advance(started.elapsed());
     let path = messages_path();
-    for _ in 0..16 {
+    for step in 0..16 {
         let r = h.call("alice", "GET", &path, "").await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        if step == 0 {
+            // The renewal is an ordinary hour-long session.
+            h.standins.sts.set_behaviour(StsBehaviour::default());
+        }
+        if step == 11 {
+            // 2.75 s in, before the first session's end: its renewal, begun in the background
+            // from 1 s on, has landed (as real time would have let it).
+            eventually(SETTLE, "the background refresh", || async {
+                h.metric("stsgate_credential_refreshes_total{result=\"ok\"}")
+                    .await
+                    >= 1.0
+            })
+            .await;
+        }
+        clock.advance(Duration::from_millis(250));
     }
     // 4 s of steady traffic, past the first session's end: the first request missed, every
     // other was a hit.

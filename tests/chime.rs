@@ -1,7 +1,7 @@
 //! Chime knowledge over real sockets: the allow-list, binding the caller in headers and query
 //! strings, per-operation metrics, the messaging WebSocket bridge and opt-in credential vending.
 
-use crate::support::{Harness, message_body, messages_path};
+use crate::support::{Harness, SETTLE, eventually, message_body, messages_path};
 use futures_util::{SinkExt, StreamExt};
 use http::StatusCode;
 use std::time::Duration;
@@ -279,7 +279,10 @@ async fn the_websocket_bridge_presigns_relays_and_passes_closes_through() {
         1
     );
     assert_eq!(next_close(&mut ws).await, (4003, "Kicked".into()));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    eventually(SETTLE, "the bridge has closed", || async {
+        h.metric("stsgate_websocket_open").await == 0.0
+    })
+    .await;
     assert_eq!(h.metric("stsgate_websocket_open").await, 0.0);
     assert_eq!(
         h.metric("stsgate_websocket_closes_total{code=\"4003\"}")

@@ -1,7 +1,7 @@
 //! Inbound identity over real sockets: several issuers, key rotation and the refetch limit, an
 //! IdP outage, per-issuer token rules and the validated-token cache.
 
-use crate::support::{Harness, messages_path};
+use crate::support::{Harness, eventually, messages_path};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::StatusCode;
@@ -16,6 +16,9 @@ fn now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+/// `jwks_refetch_interval_seconds = 1`, and the slack the fixed waits these polls replace had.
+const INTERVAL_AND_A_BIT: Duration = Duration::from_millis(1100);
 
 async fn get(h: &Harness, token: &str) -> crate::support::Reply {
     h.send(
@@ -84,10 +87,14 @@ async fn unknown_kids_refetch_at_most_once_per_interval_and_rotation_works() {
         idp.jwks_fetches() - before
     );
 
-    // Rotation: a new key is published; after the interval its first token triggers a refetch.
+    // Rotation: a new key is published; once the interval is over its token triggers a refetch
+    // (until then it is refused without one).
     idp.add_rsa_key("rotated-1", true);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
     let rotated = idp.sign("rotated-1", &idp.claims_for("alice", AUDIENCE));
+    eventually(INTERVAL_AND_A_BIT, "the rotated key is fetched", || async {
+        get(&h, &rotated).await.status == StatusCode::OK
+    })
+    .await;
     assert_eq!(get(&h, &rotated).await.status, StatusCode::OK);
     // Old and new keys overlap: both verify.
     assert_eq!(get(&h, &h.token("bob")).await.status, StatusCode::OK);
@@ -98,13 +105,18 @@ async fn an_idp_outage_keeps_the_last_good_keys_and_shows_in_readyz() {
     let h = Harness::start_with(|c| c.issuers[0].jwks_refetch_interval_seconds = 1).await;
     let idp = &h.standins.idp;
     idp.set_jwks_down(true);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
     let t = idp.sign_raw(
         RSA_KID,
         &json!({"alg": "RS256", "kid": "new"}),
         &idp.claims_for("alice", AUDIENCE),
     );
-    rejected(&h, &t, "unknown_kid").await;
+    // Refused throughout; once the refetch interval is over, the unknown kid tries the IdP.
+    let failed = "stsgate_jwks_fetches_total{result=\"failed\"}";
+    eventually(INTERVAL_AND_A_BIT, "a refetch tries the IdP", || async {
+        rejected(&h, &t, "unknown_kid").await;
+        h.metric(failed).await >= 1.0
+    })
+    .await;
     assert!(
         h.metric("stsgate_jwks_fetches_total{result=\"failed\"}")
             .await

@@ -3,7 +3,7 @@
 //! start-up fails fast, naming the cause, for a port in use.
 
 use crate::support::toml_keys::{edit, set};
-use crate::support::{Harness, messages_path};
+use crate::support::{Harness, SETTLE, eventually, messages_path};
 use futures_util::StreamExt;
 use http::StatusCode;
 use std::process::Command;
@@ -38,13 +38,20 @@ async fn shutdown_drains_in_flight_work_and_says_so_at_once() {
             .unwrap();
         client.request(req).await.map(|r| r.status())
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually(SETTLE, "bob's request is waiting on STS", || async {
+        h.metric("stsgate_sts_assume_role_in_flight").await == 1.0
+    })
+    .await;
 
     let crate::support::Harness {
         standins, gateway, ..
     } = h;
     let stopping = tokio::spawn(gateway.shutdown());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Readiness turns first, then the listener closes.
+    eventually(SETTLE, "the listener closes", || async {
+        tokio::net::TcpStream::connect(proxy).await.is_err()
+    })
+    .await;
     // Not ready any more, while the drain goes on.
     let ready = plain_get(&format!("http://{admin}/readyz")).await;
     assert_eq!(ready.0, 503, "{}", ready.1);

@@ -2,7 +2,7 @@
 //! bodies, the connection cap, a WebSocket client that stops reading, the per-user socket cap,
 //! and an issuer whose keys never loaded.
 
-use crate::support::{Harness, messages_path};
+use crate::support::{Harness, SETTLE, eventually, messages_path};
 use futures_util::StreamExt;
 use http::StatusCode;
 use std::time::Duration;
@@ -99,7 +99,12 @@ async fn connections_beyond_the_cap_are_closed_at_once() {
             .into_iter()
             .map(Result::unwrap)
             .collect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let open = &h.gateway.metrics.connections_open;
+    let before = open.get();
+    eventually(SETTLE, "both held connections are accepted", || async {
+        open.get() == before + 2
+    })
+    .await;
     let mut third = TcpStream::connect(h.gateway.proxy_addr).await.unwrap();
     let _ = third
         .write_all(b"GET /channels HTTP/1.1\r\nhost: x\r\n\r\n")
@@ -229,7 +234,14 @@ async fn an_issuer_whose_keys_never_loaded_costs_no_fetch_per_forged_token() {
         c.issuers.push(other);
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The start-up loop's first attempts (200 ms apart, then backing off) are behind us: each
+    // closes the refetch gate for tokens, and the next is far enough off.
+    eventually(
+        SETTLE,
+        "two start-up fetches of the dead issuer",
+        || async { dead.jwks_fetches() >= 2 },
+    )
+    .await;
     let before = dead.jwks_fetches();
     for _ in 0..20 {
         let forged = dead.token_for("mallory", AUDIENCE);
@@ -320,10 +332,16 @@ async fn a_user_over_its_rate_gets_429_and_others_do_not() {
         .metric("stsgate_limit_refusals_total{limit=\"max_requests_per_user_per_second\"}")
         .await;
     assert_eq!(refused, 1.0);
-    // A second later alice has a token again.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        h.call("alice", "GET", &path, "").await.status,
-        StatusCode::OK
-    );
+    // A second later alice has a token again (refused without one until then).
+    let last = std::cell::Cell::new(StatusCode::TOO_MANY_REQUESTS);
+    eventually(
+        Duration::from_millis(1100),
+        "alice's bucket refills",
+        || async {
+            last.set(h.call("alice", "GET", &path, "").await.status);
+            last.get() != StatusCode::TOO_MANY_REQUESTS
+        },
+    )
+    .await;
+    assert_eq!(last.get(), StatusCode::OK);
 }

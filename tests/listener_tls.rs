@@ -2,7 +2,7 @@
 //! rotated on disk serving new connections without a restart, a bad rotation keeping the old one,
 //! required client certificates, and the admin listener over TLS.
 
-use crate::support::Harness;
+use crate::support::{Harness, SETTLE, eventually};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use std::net::SocketAddr;
@@ -116,17 +116,6 @@ async fn status_line(s: &mut TlsStream<TcpStream>, path: &str) -> std::io::Resul
     Ok(text.lines().next().unwrap_or_default().to_owned())
 }
 
-/// Waits until `ready` holds, for at most 10 s.
-async fn eventually<F: std::future::Future<Output = bool>>(mut ready: impl FnMut() -> F) {
-    for _ in 0..100 {
-        if ready().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("condition not reached in 10 s");
-}
-
 #[tokio::test]
 async fn a_rotated_certificate_serves_new_connections_and_a_bad_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -154,7 +143,7 @@ async fn a_rotated_certificate_serves_new_connections_and_a_bad_one_is_refused()
     assert_eq!(h.metric(expiry).await, 1_893_456_000.0, "2030-01-01");
 
     write_pair(dir.path(), &second);
-    eventually(|| async {
+    eventually(SETTLE, "the second certificate is served", || async {
         let s = connect(addr, &https).await.unwrap();
         peer_certificate(&s) == second.der
     })
@@ -172,7 +161,7 @@ async fn a_rotated_certificate_serves_new_connections_and_a_bad_one_is_refused()
 
     // A certificate whose key is not the one on disk: refused, the second certificate stays.
     swap(&cert, &ca.issue(2032).cert_pem);
-    eventually(|| async {
+    eventually(SETTLE, "the bad certificate is refused", || async {
         h.metric("stsgate_tls_reloads_total{result=\"failed\"}")
             .await
             == 1.0
@@ -184,7 +173,7 @@ async fn a_rotated_certificate_serves_new_connections_and_a_bad_one_is_refused()
         status_line(&mut kept, "/channels").await.unwrap(),
         "HTTP/1.1 401 Unauthorized"
     );
-    // Reported once, not on every check.
+    // Reported once, not on every check: two more checks pass, with nothing to poll for.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
         h.metric("stsgate_tls_reloads_total{result=\"failed\"}")

@@ -255,3 +255,24 @@ pub fn output_of_exiting(cmd: &mut std::process::Command) -> std::process::Outpu
         stderr: read(stderr),
     }
 }
+
+/// Waits until `ready` holds, checking every 20 ms; panics naming `what` if it does not hold
+/// within `within`. A condition to poll for instead of a fixed sleep: the test goes on as soon
+/// as it may, and a bound that matters to the behaviour (a second later, say) stays a bound.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    within: std::time::Duration,
+    what: &str,
+    mut ready: impl FnMut() -> F,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !ready().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// How long a condition that only needs the other side to get there may take.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
