@@ -1,7 +1,8 @@
 //! The broker's miss and refresh paths with a shared store: the store first, then one replica of
 //! the fleet calls STS under the session key's lease while the others poll for its result. The
-//! store never decides whether a request fails: when it cannot be asked, the broker calls STS
-//! itself, as it does without a store.
+//! store never decides whether a request fails: when it cannot be asked, or another replica's
+//! call takes more than half the deadline, the broker calls STS itself within what is left, as
+//! it does without a store.
 
 use super::store::{Lease, Lookup, SharedStore};
 use super::{Inner, Session, SessionSpec, StsError};
@@ -24,51 +25,48 @@ impl Inner {
             return self.assume_role(spec).await;
         };
         let names = store.names(spec);
-        let deadline = Instant::now() + self.settings.deadline;
+        let started = Instant::now();
+        let deadline = self.settings.deadline;
         let (mut poll, mut waited) = (FIRST_POLL, false);
         loop {
             match store.lookup(&names).await {
                 Lookup::Hit(c) => {
-                    let session = self.session_of(c);
-                    if self.clock.now() < session.use_until {
-                        return Ok(session);
+                    if let Some(s) = self.usable(c) {
+                        return Ok(s);
                     }
                 }
-                Lookup::Unavailable => return self.without_store(spec).await,
+                Lookup::Unavailable => return self.without_store(spec, started).await,
                 Lookup::Miss => {}
             }
-            match store.lease(&names[0]).await {
+            match store.lease(&names[0], deadline).await {
                 Lease::Won(held) => {
                     // The previous holder publishes, then releases: between this replica's
                     // lookup and its lease, it may have done both.
-                    if let Lookup::Hit(c) = store.lookup(&names[..1]).await {
-                        let session = self.session_of(c);
-                        if self.clock.now() < session.use_until {
-                            store.release(held).await;
-                            return Ok(session);
-                        }
+                    if let Lookup::Hit(c) = store.lookup(&names[..1]).await
+                        && let Some(s) = self.usable(c)
+                    {
+                        store.release(held).await;
+                        return Ok(s);
                     }
                     store.count_lease(if waited {
                         LeaseOutcome::Expired
                     } else {
                         LeaseOutcome::Won
                     });
-                    let result = self.assume_and_publish(store, &names[0], spec).await;
+                    let left = deadline.saturating_sub(started.elapsed());
+                    let result = self.assume_and_publish(store, &names[0], spec, left).await;
                     store.release(held).await;
                     return result;
                 }
-                Lease::Unavailable => return self.without_store(spec).await,
+                Lease::Unavailable => return self.without_store(spec, started).await,
                 Lease::Taken => {
                     if !waited {
                         store.count_lease(LeaseOutcome::Waited);
                         waited = true;
                     }
-                    if Instant::now() + poll >= deadline {
-                        return Err(StsError::transport(
-                            "timeout",
-                            "another replica's AssumeRole did not finish within the deadline"
-                                .into(),
-                        ));
+                    // Half the deadline for another replica's call, the rest for this one's.
+                    if started.elapsed() + poll >= deadline / 2 {
+                        return self.without_store(spec, started).await;
                     }
                     sleep(poll).await;
                     poll = (poll * 2).min(MAX_POLL);
@@ -88,23 +86,44 @@ impl Inner {
             return self.assume_role(spec).await.map(Some);
         };
         let names = store.names(spec);
+        let fresher = |found: Lookup| match found {
+            Lookup::Hit(c) if c.expires_at > old.issued.expires_at => Some(self.session_of(c)),
+            _ => None,
+        };
         match store.lookup(&names).await {
-            Lookup::Hit(c) if c.expires_at > old.issued.expires_at => {
-                return Ok(Some(self.session_of(c)));
+            Lookup::Unavailable => {
+                return self.without_store(spec, Instant::now()).await.map(Some);
             }
-            Lookup::Unavailable => return self.without_store(spec).await.map(Some),
-            Lookup::Hit(_) | Lookup::Miss => {}
+            found => {
+                if let Some(s) = fresher(found) {
+                    return Ok(Some(s));
+                }
+            }
         }
-        match store.lease(&names[0]).await {
+        match store.lease(&names[0], self.settings.deadline).await {
             Lease::Won(held) => {
+                // As in `obtain`: the refresh may have been published just before the lease.
+                if let Some(s) = fresher(store.lookup(&names[..1]).await) {
+                    store.release(held).await;
+                    return Ok(Some(s));
+                }
                 store.count_lease(LeaseOutcome::Won);
-                let result = self.assume_and_publish(store, &names[0], spec).await;
+                let deadline = self.settings.deadline;
+                let result = self
+                    .assume_and_publish(store, &names[0], spec, deadline)
+                    .await;
                 store.release(held).await;
                 result.map(Some)
             }
             Lease::Taken => Ok(None),
-            Lease::Unavailable => self.without_store(spec).await.map(Some),
+            Lease::Unavailable => self.without_store(spec, Instant::now()).await.map(Some),
         }
+    }
+
+    /// A stored session, if this replica may still use it.
+    fn usable(&self, c: super::SessionCredentials) -> Option<Arc<Session>> {
+        let session = self.session_of(c);
+        (self.clock.now() < session.use_until).then_some(session)
     }
 
     async fn assume_and_publish(
@@ -112,8 +131,9 @@ impl Inner {
         store: &SharedStore,
         name: &str,
         spec: &SessionSpec,
+        budget: Duration,
     ) -> Result<Arc<Session>, StsError> {
-        let session = self.assume_role(spec).await?;
+        let session = self.assume_role_within(spec, budget).await?;
         let ttl = session
             .use_until
             .duration_since(self.clock.now())
@@ -122,9 +142,15 @@ impl Inner {
         Ok(session)
     }
 
-    async fn without_store(&self, spec: &SessionSpec) -> Result<Arc<Session>, StsError> {
+    /// STS without the store, within what is left of the deadline since `started`.
+    async fn without_store(
+        &self,
+        spec: &SessionSpec,
+        started: Instant,
+    ) -> Result<Arc<Session>, StsError> {
         self.metrics.store_fallbacks.inc();
-        self.assume_role(spec).await
+        let left = self.settings.deadline.saturating_sub(started.elapsed());
+        self.assume_role_within(spec, left).await
     }
 }
 

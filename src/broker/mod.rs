@@ -36,7 +36,7 @@ use moka::notification::RemovalCause;
 use session::Session;
 use shaper::Shaper;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// Sessions this close to `Expiration` when used count as `stsgate_credential_near_expiry_total`.
 const NEAR_EXPIRY: Duration = Duration::from_secs(60);
@@ -198,13 +198,29 @@ impl SessionBroker {
 
 impl Inner {
     async fn assume_role(&self, spec: &SessionSpec) -> Result<Arc<Session>, StsError> {
-        let started = Instant::now();
+        self.assume_role_within(spec, self.settings.deadline).await
+    }
+
+    /// AssumeRole (with retries) within `budget`; with a fleet-wide rate, each attempt first
+    /// waits for its reserved slot.
+    async fn assume_role_within(
+        &self,
+        spec: &SessionSpec,
+        budget: Duration,
+    ) -> Result<Arc<Session>, StsError> {
+        let started = tokio::time::Instant::now();
         let fleet_rate = self.store.as_ref().and_then(|s| Some((s, s.fleet_rate()?)));
         let result = self
             .shaper
-            .call(self.settings.deadline, &self.metrics, || async move {
+            .call(budget, &self.metrics, || async move {
                 if let Some((store, per_second)) = fleet_rate {
-                    store.fleet_permit(per_second).await;
+                    let left = budget.saturating_sub(started.elapsed());
+                    if !store.fleet_permit(per_second, left).await {
+                        return Err(StsError::transport(
+                            shaper::QUEUE_TIMEOUT,
+                            "no slot of the fleet's AssumeRole rate within the deadline".into(),
+                        ));
+                    }
                 }
                 self.sts.assume_role(spec).await
             })

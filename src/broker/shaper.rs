@@ -16,6 +16,9 @@ use tokio::time::{Instant, sleep, timeout_at};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+const MIN_TOKEN_WAIT: Duration = Duration::from_millis(1);
+/// `stsgate_sts_assume_role_errors_total{code}` (and the error's code) when no slot came in time.
+pub const QUEUE_TIMEOUT: &str = "queue_timeout";
 
 pub struct Shaper {
     slots: Semaphore,
@@ -66,10 +69,10 @@ impl Shaper {
             let Ok(_slot) = slot else {
                 metrics
                     .sts_assume_role_errors
-                    .with_label_values(&["queue_timeout"])
+                    .with_label_values(&[QUEUE_TIMEOUT])
                     .inc();
                 return Err(last.unwrap_or_else(|| {
-                    StsError::transport("queue_timeout", "no STS slot within the deadline".into())
+                    StsError::transport(QUEUE_TIMEOUT, "no STS slot within the deadline".into())
                 }));
             };
 
@@ -126,7 +129,9 @@ impl Shaper {
                     b.tokens -= 1.0;
                     return;
                 }
-                Duration::from_secs_f64((1.0 - b.tokens) / self.rate)
+                // At least a millisecond: a wait that rounds to nothing would spin (and, on
+                // paused test time, never let the clock advance).
+                Duration::from_secs_f64((1.0 - b.tokens) / self.rate).max(MIN_TOKEN_WAIT)
             };
             sleep(wait).await;
         }

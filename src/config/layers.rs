@@ -147,14 +147,24 @@ fn redact(path: &str, value: String) -> String {
     if path != "session_store.url" {
         return value;
     }
-    match url::Url::parse(value.trim_matches('"')) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("REDACTED"));
-            format!("\"{u}\"")
-        }
-        Ok(_) => value,
-        Err(_) => "\"(not a URL)\"".to_owned(),
+    let Ok(mut u) = url::Url::parse(value.trim_matches('"')) else {
+        return "\"(not a URL)\"".to_owned();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("REDACTED"));
     }
+    // redis+unix:///sock?pass=… carries it in the query.
+    if u.query_pairs().any(|(k, _)| k == "pass" || k == "password") {
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| match k.as_ref() {
+                "pass" | "password" => (k.into_owned(), "REDACTED".to_owned()),
+                _ => (k.into_owned(), v.into_owned()),
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    format!("\"{u}\"")
 }
 
 fn lookup<'a>(table: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {

@@ -10,8 +10,9 @@ pub const ENV_STORE_KEY: &str = "STSGATE_SESSION_STORE_KEY";
 pub const ENV_STORE_PREVIOUS_KEYS: &str = "STSGATE_SESSION_STORE_PREVIOUS_KEYS";
 
 /// Sessions shared by every replica through Redis or Valkey: one AssumeRole per user for the
-/// fleet, and a fleet-wide STS rate. Off when absent.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+/// fleet, and a fleet-wide STS rate. Off when absent. `Debug` leaves out the URL (it may carry
+/// a password).
+#[derive(Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionStoreConfig {
     /// `redis://host:6379`, `rediss://host:6380` (TLS), `valkey://` or `valkeys://`; with
@@ -47,6 +48,22 @@ pub struct SessionStoreConfig {
     #[serde(skip)]
     #[schemars(skip)]
     pub env_keys: EnvKeys,
+}
+
+impl std::fmt::Debug for SessionStoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionStoreConfig")
+            .field("cluster", &self.cluster)
+            .field("ca_file", &self.ca_file)
+            .field("key_file", &self.key_file)
+            .field("previous_key_files", &self.previous_key_files)
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("retry_interval_ms", &self.retry_interval_ms)
+            .field("lease_ms", &self.lease_ms)
+            .field("env_keys", &self.env_keys)
+            .finish_non_exhaustive()
+    }
 }
 
 /// STSGATE_SESSION_STORE_KEY and STSGATE_SESSION_STORE_PREVIOUS_KEYS. `Debug` shows only

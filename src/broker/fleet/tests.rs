@@ -2,13 +2,13 @@
 //! time and a hand-moved wall clock.
 
 use super::super::store::{
-    MemoryBackend, RedisTarget, SealKey, Sealer, SharedStore, StoreSettings,
+    Backend, MemoryBackend, RedisTarget, SealKey, Sealer, SharedStore, StoreSettings,
 };
 use super::super::tests::{FakeSts, err, settings, spec};
 use super::super::{BrokerSettings, SessionBroker};
 use crate::clock::ManualClock;
 use crate::config::settings::StoreKeys;
-use crate::metrics::{LeaseOutcome, Metrics, StoreLookup};
+use crate::metrics::{LeaseOutcome, Metrics, StoreLookup, StoreOp};
 use futures_util::future::join_all;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -123,25 +123,124 @@ async fn a_store_that_is_down_costs_nothing_but_local_sessions() {
         store_settings(None),
     );
     f.store.set_down(true);
+    let users = ["alice", "bob", "carol"];
     for r in &f.replicas {
-        assert!(r.session(&spec("alice")).await.is_ok());
+        // One unreachable call costs only its own step; three in a row make the store rest.
+        assert!(r.session(&spec(users[0])).await.is_ok());
+        assert_eq!(r.metrics_up(&f), 1);
+        for u in &users[1..] {
+            assert!(r.session(&spec(u)).await.is_ok());
+        }
     }
-    assert_eq!(f.sts.calls(), 2, "each replica called STS itself");
-    assert_eq!(total(&f, |m| m.store_fallbacks.get()), 2);
+    assert_eq!(f.sts.calls(), 6, "each replica called STS itself");
+    assert_eq!(total(&f, |m| m.store_fallbacks.get()), 6);
     assert!(f.metrics.iter().all(|m| m.store_up.get() == 0));
 
     // While it rests, the store is not asked at all.
     let asked = f.store.calls.load(Ordering::SeqCst);
-    assert!(f.replicas[0].session(&spec("bob")).await.is_ok());
+    assert!(f.replicas[0].session(&spec("dave")).await.is_ok());
     assert_eq!(f.store.calls.load(Ordering::SeqCst), asked);
 
     // Back up: after the rest, the next miss uses the store again.
     f.store.set_down(false);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(f.replicas[0].session(&spec("carol")).await.is_ok());
-    assert!(f.replicas[1].session(&spec("carol")).await.is_ok());
-    assert_eq!(f.sts.calls(), 4, "carol cost one call for both replicas");
+    assert!(f.replicas[0].session(&spec("erin")).await.is_ok());
+    assert!(f.replicas[1].session(&spec("erin")).await.is_ok());
+    assert_eq!(f.sts.calls(), 8, "erin cost one call for both replicas");
     assert_eq!(f.metrics[0].store_up.get(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_probe_after_the_rest_rests_again_at_once() {
+    let f = fleet(
+        1,
+        Duration::from_millis(20),
+        settings(),
+        store_settings(None),
+    );
+    f.store.set_down(true);
+    for u in ["a", "b", "c"] {
+        f.replicas[0].session(&spec(u)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let asked = f.store.calls.load(Ordering::SeqCst);
+    f.replicas[0].session(&spec("d")).await.unwrap();
+    f.replicas[0].session(&spec("e")).await.unwrap();
+    assert_eq!(
+        f.store.calls.load(Ordering::SeqCst),
+        asked + 1,
+        "one probe, then resting again"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_store_is_not_down_and_every_request_is_served() {
+    let f = fleet(
+        2,
+        Duration::from_millis(20),
+        settings(),
+        store_settings(None),
+    );
+    f.store.set_full(true);
+    for u in ["a", "b", "c", "d"] {
+        for r in &f.replicas {
+            assert!(r.session(&spec(u)).await.is_ok());
+        }
+    }
+    // Nothing could be shared (each replica called STS), but the store kept answering:
+    // leases still kept the replicas from calling at once, and nobody rested.
+    assert_eq!(f.sts.calls(), 8);
+    assert!(f.metrics.iter().all(|m| m.store_up.get() == 1));
+    assert!(total(&f, |m| m.store_errors.get(StoreOp::Put)) >= 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_that_gives_up_mid_call_releases_its_lease() {
+    let f = fleet(2, Duration::from_secs(5), settings(), store_settings(None));
+    let s = spec("alice");
+    // Replica 0 takes the lease, then its request is cancelled during the 5 s STS call.
+    let cancelled = tokio::time::timeout(Duration::from_millis(100), f.replicas[0].session(&s));
+    assert!(cancelled.await.is_err());
+    let started = tokio::time::Instant::now();
+    assert!(f.replicas[1].session(&s).await.is_ok());
+    // Replica 1 got the lease at once (released in the background), not after it lapsed
+    // (1.5 s) or half the deadline: its own 5 s call is all it waited for.
+    assert!(
+        started.elapsed() < Duration::from_millis(5_500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(f.metrics[1].store_fallbacks.get(), 0);
+    assert_eq!(f.sts.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_nobody_answers_for_costs_half_the_deadline_not_the_request() {
+    let f = fleet(
+        1,
+        Duration::from_millis(20),
+        settings(),
+        store_settings(None),
+    );
+    let s = spec("alice");
+    // Someone with write access holds the lease and keeps renewing it.
+    let lease = format!("{}:lease", f.names(&s)[0]);
+    let squatter = f.store.clone();
+    tokio::spawn(async move {
+        loop {
+            let _ = Backend::lease(&*squatter, &lease, "mallory", Duration::from_secs(2)).await;
+            let _ = Backend::renew(&*squatter, &lease, "mallory", Duration::from_secs(2)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let started = tokio::time::Instant::now();
+    assert!(f.replicas[0].session(&s).await.is_ok());
+    let waited = started.elapsed();
+    // deadline 10 s: half of it waiting, then STS directly.
+    assert!(waited >= Duration::from_millis(4_800), "{waited:?}");
+    assert!(waited < Duration::from_secs(6), "{waited:?}");
+    assert_eq!(f.metrics[0].store_fallbacks.get(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -187,8 +286,7 @@ async fn a_dead_lease_holder_is_taken_over_once_its_lease_lapses() {
     // A replica took the lease and died: nobody renews it.
     let lease = format!("{}:lease", f.names(&s)[0]);
     assert!(matches!(
-        super::super::store::Backend::lease(&*f.store, &lease, "dead", Duration::from_millis(1500))
-            .await,
+        Backend::lease(&*f.store, &lease, "dead", Duration::from_millis(1500)).await,
         Ok(true)
     ));
     let started = tokio::time::Instant::now();
@@ -201,8 +299,8 @@ async fn a_dead_lease_holder_is_taken_over_once_its_lease_lapses() {
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_sts_call_keeps_its_lease() {
-    // STS takes 5 s, over three lease lifetimes: renewals keep the other replicas waiting.
-    let f = fleet(3, Duration::from_secs(5), settings(), store_settings(None));
+    // STS takes 3 s, two lease lifetimes: renewals keep the other replicas waiting.
+    let f = fleet(3, Duration::from_secs(3), settings(), store_settings(None));
     let s = spec("alice");
     let all = join_all((0..3).map(|i| f.replicas[i].session(&s))).await;
     assert!(all.iter().all(Result::is_ok));
@@ -279,6 +377,22 @@ async fn the_fleet_rate_holds_across_replicas() {
     assert!(total(&f, |m| m.fleet_rate_wait.get_sample_count()) > 0);
 }
 
+trait Up {
+    fn metrics_up(&self, f: &Fleet) -> i64;
+}
+
+impl Up for SessionBroker {
+    /// `stsgate_session_store_up` of this replica.
+    fn metrics_up(&self, f: &Fleet) -> i64 {
+        let i = f
+            .replicas
+            .iter()
+            .position(|r| std::ptr::eq(r, self))
+            .expect("a replica of the fleet");
+        f.metrics[i].store_up.get()
+    }
+}
+
 impl Fleet {
     fn names(&self, s: &crate::mapping::SessionSpec) -> Vec<String> {
         Sealer::new(vec![SealKey::new(&[7u8; 32])], "t:".into()).names(s)
@@ -288,9 +402,7 @@ impl Fleet {
     async fn fleet_lookup(&self, s: &crate::mapping::SessionSpec) -> Option<String> {
         let sealer = Sealer::new(vec![SealKey::new(&[7u8; 32])], "t:".into());
         let name = &sealer.names(s)[0];
-        let sealed = super::super::store::Backend::get(&*self.store, name)
-            .await
-            .ok()??;
+        let sealed = Backend::get(&*self.store, name).await.ok()??;
         sealer
             .open(name, &sealed)
             .ok()

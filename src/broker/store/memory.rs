@@ -16,6 +16,8 @@ pub struct MemoryBackend {
     /// Rate buckets: each one's theoretical arrival time.
     rates: Mutex<HashMap<String, Instant>>,
     down: AtomicBool,
+    /// While set, writes are answered with an error (a full store: `OOM` under `noeviction`).
+    full: AtomicBool,
     /// Calls made, of any kind (the simulation's store operations).
     pub calls: AtomicU64,
 }
@@ -24,6 +26,11 @@ impl MemoryBackend {
     /// While down, every call fails (a stopped or unreachable store).
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// While full, `SET`s fail with an answer (reads still work).
+    pub fn set_full(&self, full: bool) {
+        self.full.store(full, Ordering::SeqCst);
     }
 
     /// The live entries' names and values.
@@ -47,7 +54,7 @@ impl MemoryBackend {
     fn with<T>(&self, f: impl FnOnce(&mut Entries, Instant) -> T) -> Result<T, BackendError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if self.down.load(Ordering::SeqCst) {
-            return Err(BackendError("connection refused".into()));
+            return Err(BackendError::unreachable("connection refused"));
         }
         let now = Instant::now();
         let mut map = self.entries.lock().expect("memory store lock");
@@ -82,6 +89,13 @@ impl Backend for MemoryBackend {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
+            if self.full.load(Ordering::SeqCst) {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                return Err(BackendError {
+                    unreachable: false,
+                    detail: "ResponseError OOM".into(),
+                });
+            }
             self.with(|m, now| {
                 m.insert(name.to_owned(), (value, now + ttl));
             })
@@ -140,20 +154,22 @@ impl Backend for MemoryBackend {
         &'a self,
         name: &'a str,
         per_second: u32,
-    ) -> BoxFuture<'a, Result<Duration, BackendError>> {
+        max_wait: Duration,
+    ) -> BoxFuture<'a, Result<Option<Duration>, BackendError>> {
         Box::pin(async move {
             self.with(|_, now| {
-                // The same GCRA as the Redis script: the theoretical arrival time, one second of
-                // burst.
+                // The same reserving GCRA as the Redis script: the theoretical arrival time, one
+                // second of burst; a caller that would wait past `max_wait` reserves nothing.
                 let interval = Duration::from_secs(1) / per_second.max(1);
                 let burst = Duration::from_secs(1) - interval;
                 let mut rates = self.rates.lock().expect("memory store lock");
                 let tat = rates.get(name).copied().unwrap_or(now).max(now);
                 let wait = (tat - now).saturating_sub(burst);
-                if wait.is_zero() {
-                    rates.insert(name.to_owned(), tat + interval);
+                if wait > max_wait {
+                    return None;
                 }
-                wait
+                rates.insert(name.to_owned(), tat + interval);
+                Some(wait)
             })
         })
     }

@@ -2,18 +2,25 @@
 //! Valkey for the whole fleet, a short lease so one replica per session key calls STS, and a
 //! fleet-wide AssumeRole rate. The broker asks it only on a local miss or refresh.
 //!
-//! The store is never a single point of failure: every call has a short timeout, and after a
-//! failure the store is skipped for `retry_interval` (the broker serves from its local cache and
-//! calls STS itself, as without a store). The Redis client reconnects on its own.
+//! The store is never a single point of failure: every call has a short timeout, and a call that
+//! fails or times out makes only that step go without the store. After
+//! [`FAILURES_TO_REST`] unreachable calls in a row, the store is skipped for `retry_interval`
+//! (the broker serves from its local cache and calls STS itself, as without a store). An answer
+//! that is an error (out of memory, no permission) is counted and logged, never a reason to rest.
+//! The Redis client reconnects on its own.
 //!
 //! [`Backend`] is the engine's few primitives ([`RedisBackend`]; [`MemoryBackend`] for tests and
 //! simulations); this file adds sealing, timeouts, health and metrics.
 
+mod health;
+mod lease;
 mod memory;
 mod redis;
 mod seal;
 
 pub use self::redis::{RedisBackend, RedisTarget};
+pub use health::FAILURES_TO_REST;
+pub use lease::Held;
 pub use memory::MemoryBackend;
 pub use seal::{KEY_BYTES, SealKey, Sealer};
 
@@ -21,15 +28,29 @@ use super::SessionCredentials;
 use super::sts::BoxFuture;
 pub use crate::config::settings::StoreSettings;
 use crate::mapping::SessionSpec;
-use crate::metrics::{LeaseOutcome, Metrics, StoreLookup, StoreOp};
-use std::sync::{Arc, Mutex};
+use crate::metrics::{Label, LeaseOutcome, Metrics, StoreLookup, StoreOp};
+use health::Health;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, timeout};
 
 /// A failed store call. Carries the engine's error kind, never a value.
 #[derive(Debug, Clone)]
-pub struct BackendError(pub String);
+pub struct BackendError {
+    /// The store could not be reached (connection refused or lost, timeout); else it answered
+    /// with an error.
+    pub unreachable: bool,
+    pub detail: String,
+}
+
+impl BackendError {
+    pub fn unreachable(detail: impl Into<String>) -> Self {
+        BackendError {
+            unreachable: true,
+            detail: detail.into(),
+        }
+    }
+}
 
 /// What stsgate needs from the engine. Every name is stsgate's own (prefixed, hashed).
 pub trait Backend: Send + Sync + 'static {
@@ -62,13 +83,14 @@ pub trait Backend: Send + Sync + 'static {
         name: &'a str,
         token: &'a str,
     ) -> BoxFuture<'a, Result<(), BackendError>>;
-    /// Takes one permit of a fleet-wide rate of `per_second` (one second of burst): zero when
-    /// granted, else how long to wait before asking again.
+    /// Reserves the next slot of a fleet-wide rate of `per_second` (one second of burst): how
+    /// long to wait for it, or `None` (nothing reserved) if that is longer than `max_wait`.
     fn rate<'a>(
         &'a self,
         name: &'a str,
         per_second: u32,
-    ) -> BoxFuture<'a, Result<Duration, BackendError>>;
+        max_wait: Duration,
+    ) -> BoxFuture<'a, Result<Option<Duration>, BackendError>>;
 }
 
 /// What a lookup found.
@@ -87,11 +109,13 @@ pub enum Lease {
     Unavailable,
 }
 
-/// A lease this replica holds, kept alive until released.
-pub struct Held {
-    name: String,
-    token: String,
-    keepalive: JoinHandle<()>,
+/// Whether a call may be skipped while the store rests.
+#[derive(Clone, Copy, PartialEq)]
+enum Gate {
+    /// Lookups, leases, publishing, the rate: skipped while the store rests.
+    Resting,
+    /// Renewing and releasing a lease this replica holds: always tried, or the lease lingers.
+    Always,
 }
 
 pub struct SharedStore {
@@ -99,8 +123,7 @@ pub struct SharedStore {
     sealer: Sealer,
     settings: StoreSettings,
     metrics: Arc<Metrics>,
-    /// Until when the store is skipped after a failure.
-    down_until: Mutex<Option<Instant>>,
+    health: Health,
 }
 
 impl SharedStore {
@@ -110,21 +133,24 @@ impl SharedStore {
         settings: StoreSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let health = Health::new(settings.retry_interval, metrics.clone());
         SharedStore {
             backend,
             sealer,
             settings,
             metrics,
-            down_until: Mutex::new(None),
+            health,
         }
     }
 
-    /// The store `settings` describe, on Redis or Valkey (connected on first use).
+    /// The store `settings` describe, on Redis or Valkey. The first connection is made in the
+    /// background, with its own time budget, so start-up never waits for the store.
     pub fn redis(settings: &StoreSettings, metrics: Arc<Metrics>) -> Self {
         let backend =
-            RedisBackend::new(&settings.target).expect("validation checked the URL and CA");
+            Arc::new(RedisBackend::new(&settings.target).expect("validation checked the URL"));
+        backend.clone().connect_in_background();
         Self::new(
-            Arc::new(backend),
+            backend,
             Sealer::from_settings(settings),
             settings.clone(),
             metrics,
@@ -144,8 +170,10 @@ impl SharedStore {
     /// The first entry under `names` that opens. A refused entry (tampered, foreign) counts as
     /// a miss: the session is fetched again and the entry replaced.
     pub async fn lookup(&self, names: &[String]) -> Lookup {
+        let mut refused = false;
         for name in names {
-            let Ok(found) = self.call(StoreOp::Get, self.backend.get(name)).await else {
+            let get = self.backend.get(name);
+            let Ok(found) = self.call(StoreOp::Get, Gate::Resting, get).await else {
                 self.metrics.store_lookups.inc(StoreLookup::Unavailable);
                 return Lookup::Unavailable;
             };
@@ -156,62 +184,46 @@ impl SharedStore {
                     return Lookup::Hit(c);
                 }
                 Err(why) => {
-                    self.metrics.store_lookups.inc(StoreLookup::Refused);
-                    tracing::warn!(reason = ?why, "refused a shared-store entry; it will be replaced");
+                    refused = true;
+                    self.health.warn_now_and_then(|| {
+                        tracing::warn!(reason = ?why, "refused a shared-store entry; it will be replaced");
+                    });
                 }
             }
         }
-        self.metrics.store_lookups.inc(StoreLookup::Miss);
+        let result = if refused {
+            StoreLookup::Refused
+        } else {
+            StoreLookup::Miss
+        };
+        self.metrics.store_lookups.inc(result);
         Lookup::Miss
     }
 
-    /// Asks for the lease of entry `name`.
-    pub async fn lease(&self, name: &str) -> Lease {
+    /// Asks for the lease of entry `name`, to be held at most `max_hold` (the STS deadline).
+    pub async fn lease(&self, name: &str, max_hold: Duration) -> Lease {
         let lease_name = Sealer::lease_name(name);
-        let token = lease_token();
+        let token = lease::token();
         let ttl = self.settings.lease_ttl;
-        match self
-            .call(StoreOp::Lease, self.backend.lease(&lease_name, &token, ttl))
-            .await
-        {
-            Ok(true) => {
-                let keepalive = self.keep_alive(lease_name.clone(), token.clone());
-                Lease::Won(Held {
-                    name: lease_name,
-                    token,
-                    keepalive,
-                })
-            }
+        let take = self.backend.lease(&lease_name, &token, ttl);
+        match self.call(StoreOp::Lease, Gate::Resting, take).await {
+            Ok(true) => Lease::Won(Held::new(
+                self.backend.clone(),
+                lease_name,
+                token,
+                ttl,
+                self.settings.timeout,
+                max_hold,
+            )),
             Ok(false) => Lease::Taken,
             Err(_) => Lease::Unavailable,
         }
     }
 
-    /// Renews the lease every third of its lifetime while its holder calls STS, so a slow STS
-    /// does not let a second replica in, while a holder that dies frees it within `lease_ttl`.
-    fn keep_alive(&self, name: String, token: String) -> JoinHandle<()> {
-        let backend = self.backend.clone();
-        let (ttl, limit) = (self.settings.lease_ttl, self.settings.timeout);
-        tokio::spawn(async move {
-            loop {
-                sleep(ttl / 3).await;
-                match timeout(limit, backend.renew(&name, &token, ttl)).await {
-                    Ok(Ok(true)) => {}
-                    _ => return,
-                }
-            }
-        })
-    }
-
     /// Gives the lease back (the waiting replicas find the session, or take the lease).
-    pub async fn release(&self, held: Held) {
-        held.keepalive.abort();
-        let _ = self
-            .call(
-                StoreOp::Release,
-                self.backend.release(&held.name, &held.token),
-            )
-            .await;
+    pub async fn release(&self, mut held: Held) {
+        let release = held.release_call();
+        let _ = self.call(StoreOp::Release, Gate::Always, release).await;
     }
 
     /// Shares `c` under `name` for `ttl`: until no replica may use it any more.
@@ -220,87 +232,25 @@ impl SharedStore {
             return;
         }
         let sealed = self.sealer.seal(name, c);
-        let _ = self
-            .call(StoreOp::Put, self.backend.put(name, sealed, ttl))
-            .await;
+        let put = self.backend.put(name, sealed, ttl);
+        let _ = self.call(StoreOp::Put, Gate::Resting, put).await;
     }
 
-    /// Waits for a permit of the fleet-wide AssumeRole rate. If the store cannot be asked, the
-    /// local `sts.max_calls_per_second` alone applies.
-    pub async fn fleet_permit(&self, per_second: u32) {
+    /// Waits for a reserved slot of the fleet-wide AssumeRole rate; false if none is free within
+    /// `max_wait`. If the store cannot be asked, the local `sts.max_calls_per_second` alone
+    /// applies (true).
+    pub async fn fleet_permit(&self, per_second: u32, max_wait: Duration) -> bool {
         let name = self.sealer.rate_name();
-        let started = Instant::now();
-        let mut waited = false;
-        while let Ok(wait) = self
-            .call(StoreOp::Rate, self.backend.rate(&name, per_second))
-            .await
-        {
-            if wait.is_zero() {
-                break;
+        let reserve = self.backend.rate(&name, per_second, max_wait);
+        match self.call(StoreOp::Rate, Gate::Resting, reserve).await {
+            Ok(Some(wait)) if wait.is_zero() => true,
+            Ok(Some(wait)) => {
+                sleep(wait).await;
+                self.metrics.fleet_rate_wait.observe(wait.as_secs_f64());
+                true
             }
-            waited = true;
-            sleep(wait.min(Duration::from_secs(1))).await;
-        }
-        if waited {
-            self.metrics
-                .fleet_rate_wait
-                .observe(started.elapsed().as_secs_f64());
-        }
-    }
-
-    /// Runs one store call within the timeout, unless the store is resting after a failure.
-    async fn call<T>(
-        &self,
-        op: StoreOp,
-        f: BoxFuture<'_, Result<T, BackendError>>,
-    ) -> Result<T, BackendError> {
-        if self.resting() {
-            return Err(BackendError("skipped while the store rests".into()));
-        }
-        let started = Instant::now();
-        let result = match timeout(self.settings.timeout, f).await {
-            Ok(r) => r,
-            Err(_) => Err(BackendError("timeout".into())),
-        };
-        self.metrics
-            .store_duration
-            .with_label_values(&[crate::metrics::Label::label(op)])
-            .observe(started.elapsed().as_secs_f64());
-        match &result {
-            Ok(_) => self.recovered(),
-            Err(e) => self.failed(op, e),
-        }
-        result
-    }
-
-    fn resting(&self) -> bool {
-        let mut down = self.down_until.lock().expect("store health lock");
-        match *down {
-            Some(until) if Instant::now() < until => true,
-            Some(_) => {
-                // Rested: the next call tries the store again.
-                *down = None;
-                false
-            }
-            None => false,
-        }
-    }
-
-    fn failed(&self, op: StoreOp, e: &BackendError) {
-        self.metrics.store_errors.inc(op);
-        let mut down = self.down_until.lock().expect("store health lock");
-        if self.metrics.store_up.get() == 1 {
-            tracing::warn!(op = crate::metrics::Label::label(op), error = %e.0, rest_ms = self.settings.retry_interval.as_millis() as u64,
-                "shared session store unavailable; serving from the local cache and STS");
-        }
-        self.metrics.store_up.set(0);
-        *down = Some(Instant::now() + self.settings.retry_interval);
-    }
-
-    fn recovered(&self) {
-        if self.metrics.store_up.get() == 0 {
-            tracing::info!("shared session store reachable again");
-            self.metrics.store_up.set(1);
+            Ok(None) => false,
+            Err(_) => true,
         }
     }
 
@@ -308,9 +258,34 @@ impl SharedStore {
     pub fn count_lease(&self, outcome: LeaseOutcome) {
         self.metrics.store_leases.inc(outcome);
     }
-}
 
-/// A random lease token: who holds a lease, so only its holder renews or releases it.
-fn lease_token() -> String {
-    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+    /// Runs one store call within the timeout (unless the store rests and `gate` allows
+    /// skipping it), and keeps the health and metrics.
+    async fn call<T>(
+        &self,
+        op: StoreOp,
+        gate: Gate,
+        f: BoxFuture<'_, Result<T, BackendError>>,
+    ) -> Result<T, BackendError> {
+        if gate == Gate::Resting && self.health.resting() {
+            return Err(BackendError::unreachable("skipped while the store rests"));
+        }
+        let started = Instant::now();
+        let result = match timeout(self.settings.timeout, f).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::unreachable("timeout")),
+        };
+        self.metrics
+            .store_duration
+            .with_label_values(&[op.label()])
+            .observe(started.elapsed().as_secs_f64());
+        match &result {
+            Ok(_) => self.health.answered(),
+            Err(e) => {
+                self.metrics.store_errors.inc(op);
+                self.health.failed(op, e);
+            }
+        }
+        result
+    }
 }

@@ -11,16 +11,32 @@ use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
-/// How to reach the store.
-#[derive(Debug, Clone)]
+/// How to reach the store. `Debug` never shows the URL (it may carry a password).
+#[derive(Clone)]
 pub struct RedisTarget {
     /// `redis://`, `rediss://`, `valkey://` or `valkeys://` (one seed node for a cluster).
     pub url: String,
     pub cluster: bool,
     /// PEM roots for `rediss://` with a private CA; else the system's and webpki's roots.
     pub ca_pem: Option<Vec<u8>>,
-    /// Connect and response timeout of the client itself.
+    /// Response timeout of the client itself (each call has the same outside).
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTarget")
+            .field("cluster", &self.cluster)
+            .field("private_ca", &self.ca_pem.is_some())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Time allowed to connect (TCP, TLS, a cluster's slot map): longer than one call may wait, so a
+/// first connection made in the background is never cut short by a request's timeout.
+fn connect_timeout(t: &RedisTarget) -> Duration {
+    (t.timeout * 10).max(Duration::from_secs(2))
 }
 
 pub struct RedisBackend {
@@ -48,7 +64,7 @@ impl RedisBackend {
         };
         let conn = if t.cluster {
             let mut b = ClusterClientBuilder::new(vec![t.url.as_str()])
-                .connection_timeout(t.timeout)
+                .connection_timeout(connect_timeout(t))
                 .response_timeout(t.timeout)
                 .retries(1);
             if t.ca_pem.is_some() {
@@ -65,7 +81,7 @@ impl RedisBackend {
             }
             .map_err(|e| e.to_string())?;
             let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(t.timeout))
+                .set_connection_timeout(Some(connect_timeout(t)))
                 .set_response_timeout(Some(t.timeout))
                 .set_number_of_retries(1)
                 .set_max_delay(Duration::from_secs(2));
@@ -75,6 +91,23 @@ impl RedisBackend {
             )
         };
         Ok(RedisBackend { conn })
+    }
+
+    /// Connects (a cluster: discovers its slots) in a task of its own, retrying until it works,
+    /// so no request waits for the first connection and none can cut it short.
+    pub fn connect_in_background(self: std::sync::Arc<Self>) {
+        tokio::spawn(async move {
+            let mut pause = Duration::from_millis(200);
+            loop {
+                let mut ping = redis::cmd("PING");
+                ping.arg("stsgate");
+                if self.query::<String>(ping).await.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+        });
     }
 
     async fn handle(&self) -> Result<Handle, BackendError> {
@@ -110,12 +143,20 @@ impl RedisBackend {
 }
 
 /// The error's kind and code only: a redis-rs error can quote the command, and so a value.
+/// Unreachable: the connection failed, dropped or timed out; else the server answered.
 fn error(e: redis::RedisError) -> BackendError {
-    BackendError(format!(
-        "{:?}{}",
-        e.kind(),
-        e.code().map(|c| format!(" {c}")).unwrap_or_default()
-    ))
+    BackendError {
+        unreachable: e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || e.is_timeout()
+            || e.is_unrecoverable_error(),
+        detail: format!(
+            "{:?}{}",
+            e.kind(),
+            e.code().map(|c| format!(" {c}")).unwrap_or_default()
+        ),
+    }
 }
 
 fn millis(d: Duration) -> u64 {
@@ -138,9 +179,10 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// A GCRA rate limit on one key, timed by the server's clock (no replica's clock matters): the
-/// key holds the theoretical arrival time in µs; one second of burst. Returns the µs to wait,
-/// 0 when granted.
+/// A reserving GCRA rate on one key, timed by the server's clock (no replica's clock matters):
+/// the key holds the theoretical arrival time in µs; one second of burst. Each caller reserves
+/// the next slot and is told how long to wait for it (µs, 0: now), so waiters are served in
+/// order without polling; one that would wait past ARGV[2] µs reserves nothing (-1).
 static RATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         "local t = redis.call('TIME') \
@@ -150,10 +192,11 @@ static RATE: LazyLock<Script> = LazyLock::new(|| {
          local tat = tonumber(redis.call('GET', KEYS[1])) or now \
          if tat < now then tat = now end \
          local wait = tat - now - burst \
-         if wait > 0 then return math.ceil(wait) end \
+         if wait < 0 then wait = 0 end \
+         if wait > tonumber(ARGV[2]) then return -1 end \
          local next = tat + interval \
          redis.call('SET', KEYS[1], string.format('%.0f', next), 'PX', math.ceil((next - now) / 1000) + 1000) \
-         return 0",
+         return math.ceil(wait)",
     )
 });
 
@@ -227,11 +270,15 @@ impl Backend for RedisBackend {
         &'a self,
         name: &'a str,
         per_second: u32,
-    ) -> BoxFuture<'a, Result<Duration, BackendError>> {
+        max_wait: Duration,
+    ) -> BoxFuture<'a, Result<Option<Duration>, BackendError>> {
         Box::pin(async move {
             let rate = per_second.max(1).to_string();
-            let wait_us: u64 = self.script(&RATE, name, &[rate.as_bytes()]).await?;
-            Ok(Duration::from_micros(wait_us))
+            let max = max_wait.as_micros().min(u64::MAX as u128).to_string();
+            let wait_us: i64 = self
+                .script(&RATE, name, &[rate.as_bytes(), max.as_bytes()])
+                .await?;
+            Ok(u64::try_from(wait_us).ok().map(Duration::from_micros))
         })
     }
 }

@@ -159,23 +159,27 @@ impl Sealer {
             return Err(Refused::Format);
         }
         let id = &sealed[1..1 + KEY_ID_BYTES];
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.id == id)
-            .ok_or(Refused::UnknownKey)?;
         let mut nonce = [0u8; NONCE_LEN];
         nonce.copy_from_slice(&sealed[1 + KEY_ID_BYTES..HEADER]);
-        let mut body = sealed[HEADER..].to_vec();
-        let plain = key
-            .seal
-            .open_in_place(
+        // Every key with that id (4 bytes can collide), until one opens it.
+        let mut candidates = self.keys.iter().filter(|k| k.id == id).peekable();
+        if candidates.peek().is_none() {
+            return Err(Refused::UnknownKey);
+        }
+        let mut opened = None;
+        for key in candidates {
+            let mut body = sealed[HEADER..].to_vec();
+            if let Ok(plain) = key.seal.open_in_place(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(name.as_bytes()),
                 &mut body,
-            )
-            .map_err(|_| Refused::Tampered)?;
-        let p: Plain = serde_json::from_slice(plain).map_err(|_| Refused::Format)?;
+            ) {
+                opened = Some(plain.to_vec());
+                break;
+            }
+        }
+        let plain = opened.ok_or(Refused::Tampered)?;
+        let p: Plain = serde_json::from_slice(&plain).map_err(|_| Refused::Format)?;
         Ok(SessionCredentials::new(
             p.access_key_id,
             p.secret,
