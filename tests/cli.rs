@@ -463,21 +463,7 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
     // The Chime JS SDK's default signer: the JWT is X-Amz-Security-Token in a presigned query.
     let bob_token = standins.idp.token_for("bob", AUDIENCE);
     let bob_forged = format!("{}x", &bob_token[..bob_token.len() - 1]);
-    let presigned = |jwt: &str| {
-        form_urlencoded::Serializer::new(String::new())
-            .append_pair("X-Amz-Algorithm", "AWS4-HMAC-SHA256")
-            .append_pair(
-                "X-Amz-Credential",
-                "stsgate/20260101/us-east-1/chime/aws4_request",
-            )
-            .append_pair("X-Amz-Date", "20260101T000000Z")
-            .append_pair("X-Amz-Expires", "10")
-            .append_pair("X-Amz-Security-Token", jwt)
-            .append_pair("X-Amz-SignedHeaders", "host")
-            .append_pair("sessionId", "4242")
-            .append_pair("X-Amz-Signature", "0000")
-            .finish()
-    };
+    let presigned = |jwt: &str| crate::support::stock_presign(jwt, None);
     let (mut socket, _) =
         tokio_tungstenite::connect_async(format!("{ws}/connect?{}", presigned(&bob_token)))
             .await

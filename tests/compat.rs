@@ -30,22 +30,7 @@ fn user_arn(user: &str) -> String {
 
 /// The query the Chime JS SDK's default signer builds for `/connect` (placeholder signature).
 fn stock_presign(token: &str, user: &str) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .append_pair("X-Amz-Algorithm", "AWS4-HMAC-SHA256")
-        .append_pair(
-            "X-Amz-Credential",
-            "stsgate/20260101/us-east-1/chime/aws4_request",
-        )
-        .append_pair("X-Amz-Date", "20260101T000000Z")
-        .append_pair("X-Amz-Expires", "10")
-        .append_pair("X-Amz-Security-Token", token)
-        .append_pair("X-Amz-SignedHeaders", "host")
-        .append_pair("X-Amzn-User-Agent", "chrome-156")
-        .append_pair("X-Amzn-Version", "3.32.0")
-        .append_pair("sessionId", "4242")
-        .append_pair("userArn", &user_arn(user))
-        .append_pair("X-Amz-Signature", "0000")
-        .finish()
+    crate::support::stock_presign(token, Some(&user_arn(user)))
 }
 
 type Ws =

@@ -276,3 +276,25 @@ pub async fn eventually<F: std::future::Future<Output = bool>>(
 
 /// How long a condition that only needs the other side to get there may take.
 pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The query the Chime JS SDK's default signer builds for `/connect`: the JWT as
+/// `X-Amz-Security-Token`, a placeholder signature, and `userArn` when given.
+pub fn stock_presign(token: &str, user_arn: Option<&str>) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("X-Amz-Algorithm", "AWS4-HMAC-SHA256")
+        .append_pair(
+            "X-Amz-Credential",
+            "stsgate/20260101/us-east-1/chime/aws4_request",
+        )
+        .append_pair("X-Amz-Date", "20260101T000000Z")
+        .append_pair("X-Amz-Expires", "10")
+        .append_pair("X-Amz-Security-Token", token)
+        .append_pair("X-Amz-SignedHeaders", "host")
+        .append_pair("X-Amzn-User-Agent", "chrome-156")
+        .append_pair("X-Amzn-Version", "3.32.0")
+        .append_pair("sessionId", "4242");
+    if let Some(arn) = user_arn {
+        q.append_pair("userArn", arn);
+    }
+    q.append_pair("X-Amz-Signature", "0000").finish()
+}

@@ -71,6 +71,16 @@ fn fleet(n: usize, sts_delay: Duration, broker: BrokerSettings, store: StoreSett
     }
 }
 
+/// `n` replicas, STS answering in 20 ms, default settings.
+fn quick_fleet(n: usize) -> Fleet {
+    fleet(
+        n,
+        Duration::from_millis(20),
+        settings(),
+        store_settings(None),
+    )
+}
+
 fn total(f: &Fleet, get: impl Fn(&Metrics) -> u64) -> u64 {
     f.metrics.iter().map(|m| get(m)).sum()
 }
@@ -96,12 +106,7 @@ async fn concurrent_first_requests_on_four_replicas_make_one_call() {
 
 #[tokio::test(start_paused = true)]
 async fn each_user_costs_one_call_whichever_replica_they_reach() {
-    let f = fleet(
-        4,
-        Duration::from_millis(20),
-        settings(),
-        store_settings(None),
-    );
+    let f = quick_fleet(4);
     let users: Vec<_> = (0..50).map(|i| spec(&format!("u{i}"))).collect();
     for round in 0..8 {
         let calls = users
@@ -116,12 +121,7 @@ async fn each_user_costs_one_call_whichever_replica_they_reach() {
 
 #[tokio::test(start_paused = true)]
 async fn a_store_that_is_down_costs_nothing_but_local_sessions() {
-    let f = fleet(
-        2,
-        Duration::from_millis(20),
-        settings(),
-        store_settings(None),
-    );
+    let f = quick_fleet(2);
     f.store.set_down(true);
     let users = ["alice", "bob", "carol"];
     for r in &f.replicas {
@@ -152,12 +152,7 @@ async fn a_store_that_is_down_costs_nothing_but_local_sessions() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_probe_after_the_rest_rests_again_at_once() {
-    let f = fleet(
-        1,
-        Duration::from_millis(20),
-        settings(),
-        store_settings(None),
-    );
+    let f = quick_fleet(1);
     f.store.set_down(true);
     for u in ["a", "b", "c"] {
         f.replicas[0].session(&spec(u)).await.unwrap();
@@ -175,12 +170,7 @@ async fn a_failed_probe_after_the_rest_rests_again_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn a_full_store_is_not_down_and_every_request_is_served() {
-    let f = fleet(
-        2,
-        Duration::from_millis(20),
-        settings(),
-        store_settings(None),
-    );
+    let f = quick_fleet(2);
     f.store.set_full(true);
     for u in ["a", "b", "c", "d"] {
         for r in &f.replicas {
@@ -216,15 +206,10 @@ async fn a_caller_that_gives_up_mid_call_releases_its_lease() {
 
 #[tokio::test(start_paused = true)]
 async fn a_lease_nobody_answers_for_costs_half_the_deadline_not_the_request() {
-    let f = fleet(
-        1,
-        Duration::from_millis(20),
-        settings(),
-        store_settings(None),
-    );
+    let f = quick_fleet(1);
     let s = spec("alice");
     // Someone with write access holds the lease and keeps renewing it.
-    let lease = format!("{}:lease", f.names(&s)[0]);
+    let lease = f.lease_name(&s);
     let squatter = f.store.clone();
     tokio::spawn(async move {
         loop {
@@ -245,12 +230,7 @@ async fn a_lease_nobody_answers_for_costs_half_the_deadline_not_the_request() {
 
 #[tokio::test(start_paused = true)]
 async fn a_tampered_entry_is_refused_and_replaced() {
-    let f = fleet(
-        2,
-        Duration::from_millis(20),
-        settings(),
-        store_settings(None),
-    );
+    let f = quick_fleet(2);
     let s = spec("alice");
     f.replicas[0].session(&s).await.unwrap();
     let (name, mut sealed) = f
@@ -276,15 +256,10 @@ async fn a_tampered_entry_is_refused_and_replaced() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dead_lease_holder_is_taken_over_once_its_lease_lapses() {
-    let f = fleet(
-        1,
-        Duration::from_millis(20),
-        settings(),
-        store_settings(None),
-    );
+    let f = quick_fleet(1);
     let s = spec("alice");
     // A replica took the lease and died: nobody renews it.
-    let lease = format!("{}:lease", f.names(&s)[0]);
+    let lease = f.lease_name(&s);
     assert!(matches!(
         Backend::lease(&*f.store, &lease, "dead", Duration::from_millis(1500)).await,
         Ok(true)
@@ -309,12 +284,7 @@ async fn a_slow_sts_call_keeps_its_lease() {
 
 #[tokio::test(start_paused = true)]
 async fn a_refused_role_is_not_retried_by_waiters_more_than_once_each() {
-    let f = fleet(
-        3,
-        Duration::from_millis(20),
-        settings(),
-        store_settings(None),
-    );
+    let f = quick_fleet(3);
     f.sts.fail_always(Some(err("AccessDenied")));
     let s = spec("mallory");
     let all = join_all((0..30).map(|i| f.replicas[i % 3].session(&s))).await;
@@ -327,12 +297,7 @@ async fn a_refused_role_is_not_retried_by_waiters_more_than_once_each() {
 
 #[tokio::test(start_paused = true)]
 async fn one_replica_refreshes_and_the_others_adopt_its_session() {
-    let f = fleet(
-        3,
-        Duration::from_millis(20),
-        settings(),
-        store_settings(None),
-    );
+    let f = quick_fleet(3);
     let s = spec("alice");
     for r in &f.replicas {
         r.session(&s).await.unwrap();
@@ -394,6 +359,10 @@ impl Up for SessionBroker {
 }
 
 impl Fleet {
+    fn lease_name(&self, s: &crate::mapping::SessionSpec) -> String {
+        format!("{}:lease", self.names(s)[0])
+    }
+
     fn names(&self, s: &crate::mapping::SessionSpec) -> Vec<String> {
         Sealer::new(vec![SealKey::new(&[7u8; 32])], "t:".into()).names(s)
     }
