@@ -155,7 +155,7 @@ impl Redis {
     /// Every key stsgate wrote.
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self
-            .cli(&["--scan"])
+            .cli(&["KEYS", "*"])
             .lines()
             .filter(|l| !l.is_empty())
             .map(str::to_owned)

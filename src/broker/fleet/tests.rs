@@ -358,6 +358,34 @@ impl Up for SessionBroker {
     }
 }
 
+#[tokio::test(start_paused = true)]
+async fn without_the_store_the_fleet_rate_falls_back_to_the_local_one() {
+    // Fleet limit 1/s, local limit 1000/s: with the store down, only the local one holds.
+    let f = fleet(
+        2,
+        Duration::from_millis(1),
+        settings(),
+        store_settings(Some(1)),
+    );
+    f.store.set_down(true);
+    let users: Vec<_> = (0..20).map(|i| spec(&format!("u{i}"))).collect();
+    let started = tokio::time::Instant::now();
+    let all = join_all(
+        users
+            .iter()
+            .enumerate()
+            .map(|(i, s)| f.replicas[i % 2].session(s)),
+    )
+    .await;
+    assert!(all.iter().all(Result::is_ok));
+    assert_eq!(f.sts.calls(), 20);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 impl Fleet {
     fn lease_name(&self, s: &crate::mapping::SessionSpec) -> String {
         format!("{}:lease", self.names(s)[0])
