@@ -1,11 +1,11 @@
 //! The `stsgate` binary: parses the command line, sets up logging, then runs the proxy or the
 //! demo. No request logic lives here.
 
+#[cfg(feature = "demo")]
 mod demo;
 mod explain;
 
 use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,14 +55,15 @@ enum Command {
     /// Run the proxy (the default when no command is given).
     Run,
     /// Run the proxy with in-process stand-ins for the IdP, STS and Chime: no AWS account needed.
+    #[cfg(feature = "demo")]
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        listen: std::net::SocketAddr,
         #[arg(long, default_value = "127.0.0.1:9090")]
-        admin_listen: SocketAddr,
+        admin_listen: std::net::SocketAddr,
         /// The demo chat page (its own origin, so the browser calls stsgate cross-origin).
         #[arg(long, default_value = "127.0.0.1:8081")]
-        page_listen: SocketAddr,
+        page_listen: std::net::SocketAddr,
     },
     /// Validate the configuration, print every key with its value and source, and exit.
     #[command(visible_alias = "check-config")]
@@ -94,6 +95,7 @@ fn main() -> ExitCode {
         .expect("tokio runtime");
     runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Run) {
+            #[cfg(feature = "demo")]
             Command::Demo {
                 listen,
                 admin_listen,
