@@ -27,7 +27,7 @@ pub fn fresh(region: &str) -> String {
 fn format(region: &str, mut b: [u8; 16], version: u8) -> String {
     b[6] = (b[6] & 0x0f) | (version << 4);
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let hex = hex::encode(b);
     format!(
         "{region}:{}-{}-{}-{}-{}",
         &hex[..8],

@@ -334,10 +334,7 @@ pub fn session_name(raw: &str) -> String {
         return cleaned;
     }
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, raw.as_bytes());
-    let hex: String = digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = hex::encode(&digest.as_ref()[..16]);
     format!("h-{hex}")
 }
 

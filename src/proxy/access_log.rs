@@ -25,7 +25,7 @@ pub fn request_id(headers: &HeaderMap) -> HeaderValue {
 /// A short stable hash of a caller, for correlating lines without repeating the user id.
 fn user_hash(caller: &str) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, caller.as_bytes());
-    d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&d.as_ref()[..8])
 }
 
 /// One finished request.

@@ -119,7 +119,7 @@ impl Sealer {
     fn name(&self, key: &SealKey, canonical: &[u8]) -> String {
         let tag = hmac::sign(&key.names, canonical);
         // `{…}`: Redis Cluster hashes only this part, so an entry and its lease share a slot.
-        format!("{}s:{{{}}}", self.prefix, hex(&tag.as_ref()[..20]))
+        format!("{}s:{{{}}}", self.prefix, hex::encode(&tag.as_ref()[..20]))
     }
 
     /// Seals `c` for `name` with the current key.
@@ -244,10 +244,6 @@ fn canonical(spec: &SessionSpec) -> Vec<u8> {
         }
     }
     out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
