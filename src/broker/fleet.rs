@@ -4,7 +4,7 @@
 //! call takes more than half the deadline, the broker calls STS itself within what is left, as
 //! it does without a store.
 
-use super::store::{Lease, Lookup, SharedStore};
+use super::store::{Held, Lease, Lookup, SharedStore};
 use super::{Inner, Session, SessionSpec, StsError};
 use crate::metrics::LeaseOutcome;
 use std::sync::Arc;
@@ -40,23 +40,19 @@ impl Inner {
             }
             match store.lease(&names[0], deadline).await {
                 Lease::Won(held) => {
-                    // The previous holder publishes, then releases: between this replica's
-                    // lookup and its lease, it may have done both.
-                    if let Lookup::Hit(c) = store.lookup(&names[..1]).await
-                        && let Some(s) = self.usable(c)
-                    {
-                        store.release(held).await;
-                        return Ok(s);
-                    }
-                    store.count_lease(if waited {
+                    let outcome = if waited {
                         LeaseOutcome::Expired
                     } else {
                         LeaseOutcome::Won
-                    });
+                    };
                     let left = deadline.saturating_sub(started.elapsed());
-                    let result = self.assume_and_publish(store, &names[0], spec, left).await;
-                    store.release(held).await;
-                    return result;
+                    let usable = |found| match found {
+                        Lookup::Hit(c) => self.usable(c),
+                        _ => None,
+                    };
+                    return self
+                        .under_lease(store, held, &names, spec, left, outcome, usable)
+                        .await;
                 }
                 Lease::Unavailable => return self.without_store(spec, started).await,
                 Lease::Taken => {
@@ -102,18 +98,11 @@ impl Inner {
         }
         match store.lease(&names[0], self.settings.deadline).await {
             Lease::Won(held) => {
-                // As in `obtain`: the refresh may have been published just before the lease.
-                if let Some(s) = fresher(store.lookup(&names[..1]).await) {
-                    store.release(held).await;
-                    return Ok(Some(s));
-                }
-                store.count_lease(LeaseOutcome::Won);
                 let deadline = self.settings.deadline;
-                let result = self
-                    .assume_and_publish(store, &names[0], spec, deadline)
-                    .await;
-                store.release(held).await;
-                result.map(Some)
+                let won = LeaseOutcome::Won;
+                self.under_lease(store, held, &names, spec, deadline, won, &fresher)
+                    .await
+                    .map(Some)
             }
             Lease::Taken => Ok(None),
             Lease::Unavailable => self.without_store(spec, Instant::now()).await.map(Some),
@@ -126,20 +115,36 @@ impl Inner {
         (self.clock.now() < session.use_until).then_some(session)
     }
 
-    async fn assume_and_publish(
+    /// With the lease held: a session published just before it, if `accept` takes it (the
+    /// previous holder publishes, then releases, and both can fall between this replica's
+    /// lookup and its lease); else STS within `budget`, shared under `names[0]`. The lease is
+    /// released either way.
+    #[allow(clippy::too_many_arguments)]
+    async fn under_lease(
         &self,
         store: &SharedStore,
-        name: &str,
+        held: Held,
+        names: &[String],
         spec: &SessionSpec,
         budget: Duration,
+        outcome: LeaseOutcome,
+        accept: impl FnOnce(Lookup) -> Option<Arc<Session>>,
     ) -> Result<Arc<Session>, StsError> {
-        let session = self.assume_role_within(spec, budget).await?;
-        let ttl = session
-            .use_until
-            .duration_since(self.clock.now())
-            .unwrap_or_default();
-        store.publish(name, &session.issued, ttl).await;
-        Ok(session)
+        if let Some(s) = accept(store.lookup(&names[..1]).await) {
+            store.release(held).await;
+            return Ok(s);
+        }
+        store.count_lease(outcome);
+        let result = self.assume_role_within(spec, budget).await;
+        if let Ok(session) = &result {
+            let ttl = session
+                .use_until
+                .duration_since(self.clock.now())
+                .unwrap_or_default();
+            store.publish(&names[0], &session.issued, ttl).await;
+        }
+        store.release(held).await;
+        result
     }
 
     /// STS without the store, within what is left of the deadline since `started`.

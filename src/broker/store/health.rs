@@ -62,15 +62,14 @@ impl Health {
     }
 
     pub fn failed(&self, op: StoreOp, e: &BackendError) {
-        let mut s = self.state.lock().expect("store health lock");
         if !e.unreachable {
             // The store answered: nothing to rest from, but somebody should look (full, ACL).
-            if s.last_warning.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
-                s.last_warning = Some(Instant::now());
+            self.warn_now_and_then(|| {
                 tracing::warn!(op = op.label(), error = %e.detail, "the shared session store answered with an error");
-            }
+            });
             return;
         }
+        let mut s = self.state.lock().expect("store health lock");
         s.failures += 1;
         if s.probing || s.failures >= FAILURES_TO_REST {
             s.failures = 0;
