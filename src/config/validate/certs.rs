@@ -10,14 +10,21 @@ use std::path::Path;
 
 /// Reads a PEM file of certificates; at least one must parse.
 pub fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+    read_pem_file(path).map(|(certs, _)| certs)
+}
+
+/// A PEM file of certificates (at least one must parse), and its bytes.
+pub(super) fn read_pem_file(
+    path: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, Vec<u8>), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: not PEM certificates: {e}", path.display()))?;
     if certs.is_empty() {
         return Err(format!("{}: no certificate found", path.display()));
     }
-    Ok(certs)
+    Ok((certs, bytes))
 }
 
 /// Every certificate (DER) the IdP's assertions may be signed with; at least one.

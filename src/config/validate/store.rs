@@ -23,12 +23,10 @@ pub(super) fn settings(c: &Config, p: &mut Problems) -> Option<StoreSettings> {
         return None;
     };
     check_url(s, p);
+    // redis-rs takes the PEM itself; it is checked here like every other CA file.
     let ca_pem = s.ca_file.as_ref().and_then(|path| {
-        p.check("session_store.ca_file", super::read_pem_certificates(path))?;
-        p.check(
-            "session_store.ca_file",
-            std::fs::read(path).map_err(|e| e.to_string()),
-        )
+        let (_, pem) = p.check("session_store.ca_file", super::certs::read_pem_file(path))?;
+        Some(pem)
     });
     p.positive(&[
         ("session_store.timeout_ms", s.timeout_ms),
