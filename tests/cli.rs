@@ -217,6 +217,19 @@ fn read_until(reader: &mut impl BufRead, needle: &str, seen: &mut String) -> Str
     }
 }
 
+/// A bridged WebSocket to `url` whose first frame is Chime's SESSION_ESTABLISHED.
+async fn established(
+    url: String,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let first = futures_util::StreamExt::next(&mut socket)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.to_text().unwrap().contains("SESSION_ESTABLISHED"));
+    socket
+}
+
 fn terminate(child: &mut Child) {
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -451,28 +464,13 @@ async fn runs_on_the_standard_credential_chain_and_logs_no_secrets() {
     assert_eq!(standins.sts.calls().len(), 1);
     // A browser's token in the WebSocket URL, accepted and refused: in no log line either.
     let ws = proxy.replacen("http://", "ws://", 1);
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws}/connect?token={token}"))
-        .await
-        .unwrap();
-    let first = futures_util::StreamExt::next(&mut socket)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(first.to_text().unwrap().contains("SESSION_ESTABLISHED"));
+    let _socket = established(format!("{ws}/connect?token={token}")).await;
     let _ = tokio_tungstenite::connect_async(format!("{ws}/connect?token={forged}")).await;
     // The Chime JS SDK's default signer: the JWT is X-Amz-Security-Token in a presigned query.
     let bob_token = standins.idp.token_for("bob", AUDIENCE);
     let bob_forged = format!("{}x", &bob_token[..bob_token.len() - 1]);
     let presigned = |jwt: &str| crate::support::stock_presign(jwt, None);
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("{ws}/connect?{}", presigned(&bob_token)))
-            .await
-            .unwrap();
-    let first = futures_util::StreamExt::next(&mut socket)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(first.to_text().unwrap().contains("SESSION_ESTABLISHED"));
+    let _socket = established(format!("{ws}/connect?{}", presigned(&bob_token))).await;
     let (mut refused, _) =
         tokio_tungstenite::connect_async(format!("{ws}/connect?{}", presigned(&bob_forged)))
             .await
