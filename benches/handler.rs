@@ -142,13 +142,14 @@ fn handler(c: &mut Criterion) {
 
     let (path, query) = PATH.split_once('?').unwrap();
     let signer = Signer::new("us-east-1");
-    let session = aws_credential_types::Credentials::new(
+    let session: stsgate::signing::Identity = aws_credential_types::Credentials::new(
         "ASIAEXAMPLE",
         "secret",
         Some("t".repeat(600)),
         None,
         "bench",
-    );
+    )
+    .into();
     let upstream_request = || {
         Request::get(format!(
             "https://messaging-chime.us-east-1.amazonaws.com{PATH}"

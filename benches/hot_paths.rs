@@ -89,13 +89,14 @@ fn identity(c: &mut Criterion) {
 }
 
 fn signing(c: &mut Criterion) {
-    let creds = aws_credential_types::Credentials::new(
+    let creds: stsgate::signing::Identity = aws_credential_types::Credentials::new(
         "ASIAEXAMPLE",
         "secret",
         Some("t".repeat(600)),
         None,
         "bench",
-    );
+    )
+    .into();
     let signer = Signer::new("us-east-1");
     let request = |body: Bytes| {
         http::Request::post("https://messaging-chime.us-east-1.amazonaws.com/channels/arn%3Aaws%3Achime%3Aus-east-1%3A111122223333%3Aapp-instance%2Fx%2Fchannel%2Fc/messages")

@@ -3,13 +3,14 @@
 //! canonical form, as botocore does; path normalisation off, so the path signed is the path
 //! sent), the body hash and the session token. No STS, no I/O; the time is passed in.
 
-use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
     SignableBody, SignableRequest, SignatureLocation, SigningSettings, UriPathNormalizationMode,
     sign,
 };
 use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
+/// The credentials type [`Signer`] takes (aws-smithy's), re-exported for callers with bare keys:
+/// `let identity: Identity = credentials.into();`.
+pub use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http::Request;
 use std::time::{Duration, SystemTime};
@@ -33,22 +34,29 @@ pub fn is_signed_header(name: &str) -> bool {
 
 /// aws-sigv4's defaults (double percent-encoding, which Chime needs, like every service but S3)
 /// with path normalisation off: a normalising signer would sign `/a/` for `/a/b/..`, another
-/// operation's path than the one forwarded. stsgate refuses dot segments anyway.
+/// operation's path than the one forwarded. stsgate refuses dot segments anyway. No excluded
+/// headers: [`is_signed_header`] chooses what is signed before aws-sigv4 sees it, and without
+/// the list cloning the settings for a request allocates nothing.
 fn settings() -> SigningSettings {
     let mut s = SigningSettings::default();
     s.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    s.excluded_headers = None;
     s
 }
 
+/// Signs with one region's settings, built once. Credentials come as an [`Identity`], which a
+/// session builds once (`SessionCredentials::identity`), not once per request.
 #[derive(Debug, Clone)]
 pub struct Signer {
     region: String,
+    settings: SigningSettings,
 }
 
 impl Signer {
     pub fn new(region: impl Into<String>) -> Self {
         Signer {
             region: region.into(),
+            settings: settings(),
         }
     }
 
@@ -57,34 +65,33 @@ impl Signer {
     pub fn sign(
         &self,
         req: &mut Request<Bytes>,
-        creds: &Credentials,
+        identity: &Identity,
         time: SystemTime,
     ) -> Result<(), SignError> {
-        let identity: Identity = creds.clone().into();
         let params = v4::SigningParams::builder()
-            .identity(&identity)
+            .identity(identity)
             .region(&self.region)
             .name(SIGNING_NAME)
             .time(time)
-            .settings(settings())
+            .settings(self.settings.clone())
             .build()
             .map_err(|e| SignError(e.to_string()))?
             .into();
         let instructions = {
-            let mut headers = Vec::new();
-            for (name, value) in req.headers() {
-                if is_signed_header(name.as_str()) {
-                    let value = value
-                        .to_str()
-                        .map_err(|_| SignError(format!("header {name} is not visible ASCII")))?;
-                    headers.push((name.as_str(), value));
-                }
+            let signed = || {
+                req.headers()
+                    .iter()
+                    .filter(|(name, _)| is_signed_header(name.as_str()))
+            };
+            if let Some((name, _)) = signed().find(|(_, v)| v.to_str().is_err()) {
+                return Err(SignError(format!("header {name} is not visible ASCII")));
             }
+            let headers = signed().map(|(n, v)| (n.as_str(), v.to_str().unwrap_or_default()));
             let uri = req.uri().to_string();
             let signable = SignableRequest::new(
                 req.method().as_str(),
                 uri,
-                headers.into_iter(),
+                headers,
                 SignableBody::Bytes(req.body()),
             )
             .map_err(|e| SignError(e.to_string()))?;
@@ -106,7 +113,7 @@ impl Signer {
         &self,
         host: &str,
         params: &[(&str, &str)],
-        creds: &Credentials,
+        identity: &Identity,
         time: SystemTime,
     ) -> Result<String, SignError> {
         let query: String = form_urlencoded::Serializer::new(String::new())
@@ -116,12 +123,11 @@ impl Signer {
             .header("host", host)
             .body(Bytes::new())
             .map_err(|e| SignError(e.to_string()))?;
-        let identity: Identity = creds.clone().into();
-        let mut settings = settings();
+        let mut settings = self.settings.clone();
         settings.signature_location = SignatureLocation::QueryParams;
         settings.expires_in = Some(CONNECT_PRESIGN_EXPIRES);
         let params = v4::SigningParams::builder()
-            .identity(&identity)
+            .identity(identity)
             .region(&self.region)
             .name(SIGNING_NAME)
             .time(time)

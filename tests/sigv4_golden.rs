@@ -145,8 +145,8 @@ fn independent_verifier_rejects_tampering() {
 fn signer_matches_botocore_byte_for_byte() {
     let all = vectors();
     let (ak, sk, token) = inputs();
-    let creds =
-        aws_credential_types::Credentials::new(ak, sk, Some(token.clone()), None, "vectors");
+    let creds: stsgate::signing::Identity =
+        aws_credential_types::Credentials::new(ak, sk, Some(token.clone()), None, "vectors").into();
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_705_321_845); // 2024-01-15T12:30:45Z
     for name in REST_VECTORS {
         let v = &all[*name];
@@ -183,7 +183,8 @@ fn signer_matches_botocore_byte_for_byte() {
 fn websocket_presign_matches_botocore_and_the_js_sdk() {
     let all = vectors();
     let (ak, sk, token) = inputs();
-    let creds = aws_credential_types::Credentials::new(ak, sk, Some(token), None, "vectors");
+    let creds: stsgate::signing::Identity =
+        aws_credential_types::Credentials::new(ak, sk, Some(token), None, "vectors").into();
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_705_321_845);
     let user = "arn:aws:chime:us-east-1:123456789012:app-instance/11111111-2222-3333-4444-555555555555/user/alice";
     let query = Signer::new("us-east-1")
@@ -232,7 +233,8 @@ fn the_signature_covers_the_exact_wire_path() {
     // stsgate refuses dot segments before signing; its signer must still never normalise, or
     // `…/messages/msg-1/..` would be signed as `…/messages`, another operation's path.
     let (ak, secret, token) = inputs();
-    let creds = aws_credential_types::Credentials::new(ak, secret.clone(), Some(token), None, "t");
+    let creds: stsgate::signing::Identity =
+        aws_credential_types::Credentials::new(ak, secret.clone(), Some(token), None, "t").into();
     let path = "/channels/arn%3Aaws%3Achime%3Aus-east-1%3A111122223333%3Aapp-instance%2Fai%2Fchannel%2Fc1/messages/msg-1/..";
     let mut req = http::Request::put(format!(
         "https://messaging-chime.us-east-1.amazonaws.com{path}"

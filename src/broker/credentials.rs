@@ -1,6 +1,7 @@
 //! One user's STS session credentials. `Debug` never prints the secret or the token.
 
 use aws_credential_types::Credentials;
+use aws_smithy_runtime_api::client::identity::Identity;
 use std::time::SystemTime;
 
 #[derive(Clone)]
@@ -8,6 +9,8 @@ pub struct SessionCredentials {
     /// aws-credential-types' own type: already redacts its secrets in `Debug`.
     pub keys: Credentials,
     pub expires_at: SystemTime,
+    /// The same keys as the signer takes them, made once per session rather than per request.
+    identity: Identity,
 }
 
 impl SessionCredentials {
@@ -17,16 +20,23 @@ impl SessionCredentials {
         session_token: String,
         expires_at: SystemTime,
     ) -> Self {
+        let keys = Credentials::new(
+            access_key_id,
+            secret,
+            Some(session_token),
+            Some(expires_at),
+            "stsgate",
+        );
         SessionCredentials {
-            keys: Credentials::new(
-                access_key_id,
-                secret,
-                Some(session_token),
-                Some(expires_at),
-                "stsgate",
-            ),
+            identity: keys.clone().into(),
+            keys,
             expires_at,
         }
+    }
+
+    /// What [`crate::signing::Signer`] signs with.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     pub fn access_key_id(&self) -> &str {

@@ -78,7 +78,7 @@ impl AppInstanceUsers {
             .await
             .map_err(|e| CreateError(format!("stsgate's own credentials: {}", error_chain(&e))))?;
         self.signer
-            .sign(&mut req, &creds, SystemTime::now())
+            .sign(&mut req, &creds.into(), SystemTime::now())
             .map_err(|e| CreateError(e.to_string()))?;
         let resp = self
             .http

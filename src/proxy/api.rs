@@ -61,7 +61,7 @@ impl Gateway {
         let session = self.sessions.session(&mapped.spec).await?;
 
         self.signer
-            .sign(&mut upstream_req, &session.keys, self.clock.now())?;
+            .sign(&mut upstream_req, session.identity(), self.clock.now())?;
         let sent = Instant::now();
         let resp = self.upstream.forward(upstream_req).await;
         log.upstream = Some(sent.elapsed());

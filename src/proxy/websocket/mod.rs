@@ -145,7 +145,8 @@ impl Bridge {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let query = signer.presign_connect(&endpoint.host, &borrowed, &r.session.keys, r.now)?;
+        let query =
+            signer.presign_connect(&endpoint.host, &borrowed, r.session.identity(), r.now)?;
         let scheme = if endpoint.secure { "wss" } else { "ws" };
         let url = format!("{scheme}://{}/connect?{query}", endpoint.host);
 
@@ -200,7 +201,7 @@ impl Bridge {
         now: SystemTime,
     ) -> Result<SessionEndpoint, GatewayError> {
         let mut req = upstream.request(http::Method::GET, "/endpoints/messaging-session")?;
-        signer.sign(&mut req, &session.keys, now)?;
+        signer.sign(&mut req, session.identity(), now)?;
         let resp = upstream.forward(req).await?;
         let status = resp.status();
         let body = Limited::new(resp.into_body(), 64 * 1024)
