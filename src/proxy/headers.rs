@@ -3,34 +3,44 @@
 //! the upstream's.
 
 use http::HeaderMap;
-use http::header::{CONNECTION, HeaderName};
+use http::header::{
+    CONNECTION, HeaderName, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER,
+    TRANSFER_ENCODING, UPGRADE,
+};
 
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
 ];
 
-/// Removes hop-by-hop headers, including any the `Connection` header names.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name)
+}
+
+/// Removes hop-by-hop headers, including any the `Connection` header names. One pass over the
+/// names present, and removals only for what is there: this runs on every request and answer,
+/// and most carry none or only `Connection`.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    let named: Vec<HeaderName> = h
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in named {
-        h.remove(n);
+    if !h.keys().any(is_hop_by_hop) {
+        return;
     }
-    for n in HOP_BY_HOP {
-        h.remove(*n);
+    let mut doomed: Vec<HeaderName> = h.keys().filter(|n| is_hop_by_hop(n)).cloned().collect();
+    doomed.extend(
+        h.get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok()),
+    );
+    for n in doomed {
+        h.remove(n);
     }
 }
 
@@ -55,5 +65,21 @@ mod tests {
         let mut left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
         left.sort();
         assert_eq!(left, ["content-type", "x-amzn-requestid"]);
+    }
+
+    #[test]
+    fn without_hop_by_hop_headers_nothing_changes_and_every_name_is_caught() {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", "application/json".parse().unwrap());
+        h.append("x-amz-chime-bearer", "arn".parse().unwrap());
+        let before = h.clone();
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h, before);
+        for name in HOP_BY_HOP {
+            let mut h = before.clone();
+            h.insert(name.clone(), "x".parse().unwrap());
+            strip_hop_by_hop(&mut h);
+            assert_eq!(h, before, "{name} is removed");
+        }
     }
 }
