@@ -6,8 +6,9 @@ use std::time::SystemTime;
 
 #[derive(Clone)]
 pub struct SessionCredentials {
-    /// aws-credential-types' own type: already redacts its secrets in `Debug`.
-    pub keys: Credentials,
+    /// aws-credential-types' own type: already redacts its secrets in `Debug`. Private, like
+    /// `identity`, which is made from it: the two cannot drift apart.
+    keys: Credentials,
     pub expires_at: SystemTime,
     /// The same keys as the signer takes them, made once per session rather than per request.
     identity: Identity,
@@ -32,6 +33,10 @@ impl SessionCredentials {
             keys,
             expires_at,
         }
+    }
+
+    pub fn keys(&self) -> &Credentials {
+        &self.keys
     }
 
     /// What [`crate::signing::Signer`] signs with.

@@ -225,7 +225,7 @@ impl Gateway {
                 }
                 let session = self.sessions.session(&mapped.spec).await?;
                 self.metrics.credentials_vended.inc();
-                Ok(local::vend(&session.keys, session.expires_at))
+                Ok(local::vend(session.keys(), session.expires_at))
             }
             Route::Api(op) => self.api(op, parts, body, &mapped, log).await,
             Route::Connect

@@ -126,9 +126,9 @@ impl Sealer {
     pub fn seal(&self, name: &str, c: &SessionCredentials) -> Vec<u8> {
         let key = &self.keys[0];
         let plain = Plain {
-            access_key_id: c.keys.access_key_id().to_owned(),
-            secret: c.keys.secret_access_key().to_owned(),
-            token: c.keys.session_token().unwrap_or_default().to_owned(),
+            access_key_id: c.keys().access_key_id().to_owned(),
+            secret: c.keys().secret_access_key().to_owned(),
+            token: c.keys().session_token().unwrap_or_default().to_owned(),
             expires: c
                 .expires_at
                 .duration_since(SystemTime::UNIX_EPOCH)

@@ -46,8 +46,8 @@ fn a_sealed_entry_opens_under_its_name_and_reveals_nothing() {
         assert!(!name.contains(secret), "{secret} in the name");
     }
     let opened = s.open(name, &sealed).expect("opens");
-    assert_eq!(opened.keys.secret_access_key(), "fleet-secret-value");
-    assert_eq!(opened.keys.session_token(), Some("fleet-session-token"));
+    assert_eq!(opened.keys().secret_access_key(), "fleet-secret-value");
+    assert_eq!(opened.keys().session_token(), Some("fleet-session-token"));
     assert_eq!(opened.expires_at, credentials().expires_at);
 }
 
