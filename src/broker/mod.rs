@@ -149,13 +149,9 @@ impl SessionBroker {
             inner.refusals.invalidate(spec).await;
         }
         inner.metrics.credential_cache_misses.inc();
-        let session = inner
-            .sessions
-            .try_get_with_by_ref(spec, inner.obtain(spec))
-            .await
-            .map_err(|e| (*e).clone())?;
-        inner.note_near_expiry(&session, now);
-        Ok(session.issued.clone())
+        // Boxed: the STS path's future is several KiB, and inline it would be allocated and
+        // copied with every cache hit's future too (issue #14).
+        Box::pin(inner.obtain_shared(spec, now)).await
     }
 
     /// Number of cached sessions (approximate while moka has pending maintenance).
@@ -197,6 +193,21 @@ impl SessionBroker {
 }
 
 impl Inner {
+    /// A miss: one caller per spec obtains the session (the others wait for its result).
+    async fn obtain_shared(
+        &self,
+        spec: &SessionSpec,
+        now: SystemTime,
+    ) -> Result<Arc<SessionCredentials>, StsError> {
+        let session = self
+            .sessions
+            .try_get_with_by_ref(spec, self.obtain(spec))
+            .await
+            .map_err(|e| (*e).clone())?;
+        self.note_near_expiry(&session, now);
+        Ok(session.issued.clone())
+    }
+
     async fn assume_role(&self, spec: &SessionSpec) -> Result<Arc<Session>, StsError> {
         self.assume_role_within(spec, self.settings.deadline).await
     }

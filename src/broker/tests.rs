@@ -392,3 +392,15 @@ async fn capacity_is_bounded() {
             >= 250
     );
 }
+
+/// A cache hit's future is allocated and copied whole: the STS path is boxed out of it.
+#[tokio::test]
+async fn a_cache_hits_future_stays_small() {
+    let t = setup(Duration::ZERO, settings());
+    let spec = spec("alice");
+    let size = std::mem::size_of_val(&t.broker.session(&spec));
+    assert!(
+        size <= 2048,
+        "SessionBroker::session's future is {size} bytes"
+    );
+}

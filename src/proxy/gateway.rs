@@ -204,9 +204,11 @@ impl Gateway {
         }
         inbound::check_header_size(&parts, self.limits.max_header_bytes)?;
         inbound::check_connection(&parts.headers)?;
+        // The rare routes' futures are boxed: the WebSocket bridge's is ~10 KiB, and inline it
+        // would make every request's future that large, copied whole on each move (issue #14).
         match (route, &self.guests) {
-            (Route::Connect, _) => return self.connect(parts, log).await,
-            (Route::Guest, Some(g)) => return self.guest(g, &parts).await,
+            (Route::Connect, _) => return Box::pin(self.connect(parts, log)).await,
+            (Route::Guest, Some(g)) => return Box::pin(self.guest(g, &parts)).await,
             (Route::GuestKeys, Some(g)) => return Ok(local::guest_keys(g.jwks())),
             _ => {}
         }

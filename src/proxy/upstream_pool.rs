@@ -82,7 +82,9 @@ impl Http1Pool {
         let mut req = Request::from_parts(parts, Full::new(body));
         let (mut sender, pooled) = match self.checkout() {
             Some(s) => (s, true),
-            None => (self.connect(&target).await?, false),
+            // Boxed, as below: the connect path's future is KiBs, and inline it would be
+            // allocated and copied with every pooled request's future too (issue #14).
+            None => (Box::pin(self.connect(&target)).await?, false),
         };
         let resp = match sender.try_send_request(req).await {
             Ok(resp) => resp,
@@ -91,7 +93,7 @@ impl Http1Pool {
                 // request was never sent, so it goes once more on a fresh connection.
                 Some(unsent) if pooled => {
                     req = unsent;
-                    sender = self.connect(&target).await?;
+                    sender = Box::pin(self.connect(&target)).await?;
                     sender
                         .send_request(req)
                         .await
@@ -204,6 +206,19 @@ mod tests {
             .header(http::header::HOST, host)
             .body(Bytes::new())
             .unwrap()
+    }
+
+    /// A pooled request's future is allocated and copied whole: connecting is boxed out of it.
+    #[tokio::test]
+    async fn a_pooled_requests_future_stays_small() {
+        let tls = crate::http_client::HttpClient::new().tls_config();
+        let pool = Http1Pool::new(&tls, Duration::from_secs(2));
+        let uri = Uri::from_static("http://127.0.0.1:9/");
+        let size = std::mem::size_of_val(&pool.send_once(get(&uri)));
+        assert!(
+            size <= 3072,
+            "Http1Pool::send_once's future is {size} bytes"
+        );
     }
 
     #[tokio::test]
