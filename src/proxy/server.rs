@@ -135,7 +135,9 @@ impl Listening {
             service_fn(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(PeerAddr(peer));
                 let busy = activity.begin();
-                let fut = handler(req);
+                // Boxed: hyper moves the service's future by value and this block moves it
+                // again to await it; a request's future is KiBs, a box moves as a pointer.
+                let fut = Box::pin(handler(req));
                 async move {
                     let resp = fut.await;
                     drop(busy);
