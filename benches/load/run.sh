@@ -2,12 +2,13 @@
 # The whole-proxy load benchmark (issue #14): stsgate against a plain nginx reverse proxy and
 # against no proxy at all, with the same load generator, on the same request, on one machine.
 #
-#   benches/load/run.sh                  # full run: about 8 minutes once built
+#   benches/load/run.sh                  # full run: about 11 minutes once built
 #   QUICK=1 benches/load/run.sh          # smoke run, about a minute; results stay under target/
 #
 # What it does, in order, everything on 127.0.0.1 and every step bounded in time:
-#  1. installs what is missing with apt-get (sudo when not root): nginx, wrk, gnuplot-nox, and
-#     linux-perf when PROFILE=1 (services are kept from starting during the install);
+#  1. installs what is missing with apt-get (sudo when not root): nginx, wrk, gnuplot-nox,
+#     linux-perf when PROFILE=1 and valgrind when INSTRUCTIONS=1 (services are kept from
+#     starting during the install);
 #  2. builds stsgate and the fixture (crates/standins/src/bin/stsgate-bench-fixture.rs) in
 #     release, into CARGO_TARGET_DIR (default target/);
 #  3. starts three targets and what they need:
@@ -26,8 +27,11 @@
 #  6. records req/s and exact p50/p90/p99/p99.9 (wrk's histogram, from the Lua done() hook, with
 #     wrk's coordinated-omission correction taken back out: see wrk.lua), and stsgate's RSS under
 #     load (VmRSS sampled from /proc, peak VmHWM); then, with RSS_USERS distinct warm users,
-#     stsgate's memory; and with PROFILE=1 a perf profile of stsgate at c=64, by stage and symbol;
-#  7. writes RESULTS_DIR/<YYYY-MM-DD>.md (tables, ratios, issue #14's goals, machine, versions,
+#     stsgate's memory; with PROFILE=1 a perf profile of stsgate at c=64, by stage and symbol;
+#     and with INSTRUCTIONS=1 each proxy's user-space instructions per request under callgrind
+#     (stsgate, COMPARE_BIN if given, nginx), the one figure this VM's noise does not move;
+#  7. writes RESULTS_DIR/<YYYY-MM-DD>.md (-2, -3 … for later runs that day: tables, ratios,
+#     issue #14's goals, machine, versions,
 #     pinning) and RESULTS_DIR/<YYYY-MM-DD>.png (p50 and p99 against throughput, log scale);
 #  8. fails on any answer that is not 2xx (wrk's "Non-2xx or 3xx responses") or socket error, and
 #     stops everything it started on success, failure or Ctrl-C.
@@ -48,10 +52,15 @@
 #   USERS=50             distinct users (tokens) rotated in the sweep
 #   RSS_USERS=1000       distinct warm users for the memory step (0 skips it)
 #   PROFILE=1            perf profile of stsgate at c=64 (after the sweep, not during it); 0 skips
+#   INSTRUCTIONS=1       user-space instructions per request of each proxy under callgrind (c=4,
+#                        DURATION): a count the VM's noise does not move; 0 skips (QUICK=1: 0)
+#   COMPARE_BIN=PATH     another stsgate binary (e.g. a build of an older commit) counted the same
+#                        way, and its ratio to this build
 #                        (QUICK=1: 0)
 #   ACCESS_LOG=0         1: stsgate logs at info (one access line per request) and nginx logs too
 #   LOAD_CPU=0 PROXY_CPU=1   the pinning above
-#   BASE_PORT=18080      ports BASE_PORT+1 … +4: upstream, nginx, stsgate, stsgate admin
+#   BASE_PORT=18080      ports BASE_PORT+1 … +5: upstream, nginx, stsgate, stsgate admin, and
+#                        nginx under callgrind
 #   RESULTS_DIR          default benches/results (QUICK=1: $CARGO_TARGET_DIR/bench-load/results)
 #   QUICK=1              the short smoke run
 set -euo pipefail
@@ -62,6 +71,7 @@ cd "$ROOT"
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
     DURATION=${DURATION:-2s} WARMUP=${WARMUP:-1s} PROFILE=${PROFILE:-0} ROUNDS=${ROUNDS:-1}
+    INSTRUCTIONS=${INSTRUCTIONS:-0}
 fi
 DURATION=${DURATION:-5s}
 WARMUP=${WARMUP:-3s}
@@ -70,6 +80,10 @@ ROUNDS=${ROUNDS:-3}
 USERS=${USERS:-50}
 RSS_USERS=${RSS_USERS:-1000}
 PROFILE=${PROFILE:-1}
+INSTRUCTIONS=${INSTRUCTIONS:-1}
+COMPARE_BIN=${COMPARE_BIN:-}
+# How the report names COMPARE_BIN (e.g. the commit it was built from).
+COMPARE_LABEL=${COMPARE_LABEL:-$COMPARE_BIN}
 ACCESS_LOG=${ACCESS_LOG:-0}
 LOAD_CPU=${LOAD_CPU:-0}
 PROXY_CPU=${PROXY_CPU:-1}
@@ -146,6 +160,8 @@ have curl || missing+=(curl)
 have taskset || missing+=(util-linux)
 have pgrep || missing+=(procps)
 if [[ $PROFILE == 1 ]] && ! have perf; then missing+=(linux-perf); fi
+if [[ $INSTRUCTIONS == 1 ]] && ! have callgrind_control; then missing+=(valgrind); fi
+[[ -z $COMPARE_BIN || -x $COMPARE_BIN ]] || die "COMPARE_BIN=$COMPARE_BIN is not an executable"
 if ((${#missing[@]})); then
     log "installing ${missing[*]} (apt-get)"
     # Debian starts a service when its package is installed (nginx on port 80); policy-rc.d
@@ -181,7 +197,7 @@ mkdir -p "$RUN"/fixture "$RUN"/nginx "$RESULTS_DIR"
 log "run directory ${RUN#"$ROOT"/}"
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in $UPSTREAM_PORT $NGINX_PORT $STSGATE_PORT $ADMIN_PORT; do
+for p in $UPSTREAM_PORT $NGINX_PORT $STSGATE_PORT $ADMIN_PORT $((BASE_PORT + 5)); do
     ! port_in_use "$p" || die "port $p is in use (set BASE_PORT)"
 done
 
@@ -295,12 +311,15 @@ log "starting stsgate (CPU $PROXY_CPU)"
 mapfile -t AWS_ENV <"$F/aws.env"
 # stsgate's own identity comes from the standard AWS chain: here the environment keys the STS
 # stand-in trusts, and nothing else (no profile files, no instance metadata).
-start stsgate "$PROXY_CPU" env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_ROLE_ARN \
-    -u AWS_WEB_IDENTITY_TOKEN_FILE -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_STS \
-    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true \
-    "${AWS_ENV[@]}" RUST_LOG=$STSGATE_RUST_LOG "$STSGATE" --log-format json --config "$F/stsgate.toml"
+STSGATE_ENV=(env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_ROLE_ARN
+    -u AWS_WEB_IDENTITY_TOKEN_FILE -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_STS
+    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+    "${AWS_ENV[@]}" RUST_LOG=$STSGATE_RUST_LOG)
+STSGATE_ARGS=(--log-format json --config "$F/stsgate.toml")
+start stsgate "$PROXY_CPU" "${STSGATE_ENV[@]}" "$STSGATE" "${STSGATE_ARGS[@]}"
 STSGATE_PID=$!
-wait_for stsgate "$STSGATE_PID" 30 http_ok "http://127.0.0.1:$ADMIN_PORT/readyz"
+STSGATE_READY=http://127.0.0.1:$ADMIN_PORT/readyz
+wait_for stsgate "$STSGATE_PID" 30 http_ok "$STSGATE_READY"
 # tokio names its workers tokio-rt-worker (tokio-runtime-worker before 1.47).
 WORKERS=$(cat /proc/"$STSGATE_PID"/task/*/comm 2>/dev/null | grep -c '^tokio-r' || true)
 
@@ -513,6 +532,82 @@ if ((RSS_USERS > 0)); then
     RSS_MEM_HWM=$(rss_kb "$STSGATE_PID" VmHWM)
 fi
 
+# --- user-space instructions per request (callgrind): a count this VM's noise does not move -----
+
+# instructions NAME PORT READY-URL COMMAND…: COMMAND (a proxy listening on PORT, ready once
+# READY-URL answers 200) under callgrind with instrumentation off, in the environment of
+# INSTR_ENV (an env command line); warms it, counts the instructions of one c=4 run of
+# DURATION, stops it.
+# Sets INSTR_REQUESTS and INSTR_PER_REQUEST.
+INSTR_STSGATE='' INSTR_NGINX='' INSTR_COMPARE='' INSTR_NOTE="not measured (INSTRUCTIONS=0)"
+instructions() {
+    local name=$1 port=$2 ready=$3 pid collected
+    shift 3
+    start "$name" "$PROXY_CPU" "${INSTR_ENV[@]}" valgrind --tool=callgrind --instr-atstart=no \
+        --callgrind-out-file="$RUN/$name.callgrind" "$@"
+    pid=$!
+    URL[$name]="http://127.0.0.1:$port$REQUEST_PATH"
+    wait_for "$name under valgrind" "$pid" 120 http_ok "$ready"
+    drive "$name" 4 "$WARMUP" "$USERS" "$RUN/warmup-$name.txt"
+    drive "$name" 4 "$WARMUP" "$USERS" "$RUN/warmup2-$name.txt"
+    if [[ $name != nginx-* ]]; then
+        STS_EXPECTED=$((STS_EXPECTED + USERS))
+        expect_sts_calls "$STS_EXPECTED" "after warming $name"
+    fi
+    callgrind_control -i on "$pid" >/dev/null || die "callgrind_control -i on $name"
+    drive "$name" 4 "$DURATION" "$USERS" "$RUN/wrk-$name.txt"
+    # callgrind reads a command only while its process runs, and an idle nginx sleeps in
+    # epoll_wait for up to a minute: one more request (not counted in INSTR_REQUESTS) wakes it.
+    callgrind_control -i off "$pid" >/dev/null &
+    local ctl=$!
+    curl -s -o /dev/null -m 5 "${URL[$name]}" || true
+    wait "$ctl" || die "callgrind_control -i off $name"
+    INSTR_REQUESTS=$(field "$r" requests)
+    if [[ $name != nginx-* ]]; then expect_sts_calls "$STS_EXPECTED" "after counting $name"; fi
+    kill -TERM "$pid"
+    wait "$pid" 2>/dev/null || true
+    forget "$pid"
+    collected=$(awk '/Collected :/ { print $NF }' "$RUN/$name.out")
+    [[ -n $collected ]] || die "$name: valgrind reported no count (see ${RUN#"$ROOT"/}/$name.out)"
+    INSTR_PER_REQUEST=$((collected / INSTR_REQUESTS))
+    log "$name: $INSTR_PER_REQUEST user-space instructions per request ($INSTR_REQUESTS requests)"
+}
+if [[ $INSTRUCTIONS == 1 ]]; then
+    log "instructions per request under callgrind (c=4, $DURATION each)"
+    # The measured stsgate gives way (same ports); each new one makes its users' sessions anew.
+    kill -TERM "$STSGATE_PID"
+    wait "$STSGATE_PID" 2>/dev/null || true
+    forget "$STSGATE_PID"
+    STS_EXPECTED=$TOKEN_COUNT
+    INSTR_ENV=("${STSGATE_ENV[@]}")
+    instructions stsgate-callgrind "$STSGATE_PORT" "$STSGATE_READY" "$STSGATE" "${STSGATE_ARGS[@]}"
+    INSTR_STSGATE=$INSTR_PER_REQUEST
+    if [[ -n $COMPARE_BIN ]]; then
+        instructions compare-callgrind "$STSGATE_PORT" "$STSGATE_READY" "$COMPARE_BIN" "${STSGATE_ARGS[@]}"
+        INSTR_COMPARE=$INSTR_PER_REQUEST
+    fi
+    nginx_conf proxy-callgrind "
+    upstream chime {
+        server 127.0.0.1:$UPSTREAM_PORT;
+        keepalive 1024;
+    }
+    server {
+        listen 127.0.0.1:$((BASE_PORT + 5)) backlog=4096;
+        location / {
+            proxy_pass http://chime;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }
+    }"
+    # One process (no master), so that the process callgrind counts is the one serving.
+    INSTR_ENV=(env)
+    instructions nginx-callgrind $((BASE_PORT + 5)) "http://127.0.0.1:$((BASE_PORT + 5))/" "$NGINX" -p "$RUN/nginx" \
+        -e "$RUN/nginx/proxy-callgrind.error.log" -c "$RUN/nginx/proxy-callgrind.conf" \
+        -g 'daemon off; master_process off;'
+    INSTR_NGINX=$INSTR_PER_REQUEST
+    INSTR_NOTE=ok
+fi
+
 # --- 7. the report and the plot ---------------------------------------------------------------------
 
 log "writing the report"
@@ -550,8 +645,14 @@ if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
 fi
 version() { "$@" 2>&1 | awk 'NR == 1'; }
 
-REPORT=$RESULTS_DIR/$DATE.md
-PLOT=$RESULTS_DIR/$DATE.png
+# A second run on the same day is <date>-2, and so on: an earlier report is never overwritten.
+NAME=$DATE
+for ((i = 2; i < 100; i++)); do
+    [[ -e $RESULTS_DIR/$NAME.md ]] || break
+    NAME=$DATE-$i
+done
+REPORT=$RESULTS_DIR/$NAME.md
+PLOT=$RESULTS_DIR/$NAME.png
 {
     echo "# Whole-proxy load benchmark, $DATE"
     echo
@@ -654,6 +755,29 @@ PLOT=$RESULTS_DIR/$DATE.png
         echo "| then: VmRSS / VmHWM | $(mib "$RSS_MEM_END") / $(mib "$RSS_MEM_HWM") |"
     fi
     echo
+    echo "## User-space instructions per request (callgrind)"
+    echo
+    if [[ $INSTR_NOTE == ok ]]; then
+        echo "Each proxy alone on CPU $PROXY_CPU under \`valgrind --tool=callgrind\`, warmed, then one c=4 run of"
+        echo "$DURATION with instrumentation on for that run only. A count, not a time: the same build gives"
+        echo "the same number however busy the host is, so this compares builds where req/s cannot."
+        echo "Kernel work (the sockets) is not in it. valgrind's virtual CPU has no SHA extensions, so"
+        echo "SHA-256 (SigV4's HMACs, the token cache's hash) runs portable code here, at several times its"
+        echo "native cost: read the ratio to nginx as an upper bound."
+        echo
+        echo "| proxy | instructions per request | / nginx |"
+        echo "|---|---:|---:|"
+        echo "| nginx | $INSTR_NGINX | 1.00 |"
+        echo "| stsgate, this build | $INSTR_STSGATE | $(calc 'printf "%.2f", s / n' s="$INSTR_STSGATE" n="$INSTR_NGINX") |"
+        if [[ -n $INSTR_COMPARE ]]; then
+            echo "| stsgate, \`COMPARE_BIN\` ($COMPARE_LABEL) | $INSTR_COMPARE | $(calc 'printf "%.2f", s / n' s="$INSTR_COMPARE" n="$INSTR_NGINX") |"
+            echo
+            echo "This build runs $(calc 'printf "%.3f", s / c' s="$INSTR_STSGATE" c="$INSTR_COMPARE") × the instructions of \`COMPARE_BIN\` per request."
+        fi
+    else
+        echo "Not measured: $INSTR_NOTE."
+    fi
+    echo
     echo "## Where stsgate's time goes (c=64)"
     echo
     if [[ $PROFILE_NOTE == ok ]]; then
@@ -683,7 +807,7 @@ PLOT=$RESULTS_DIR/$DATE.png
     echo
     echo "## Plot"
     echo
-    echo "![p50 and p99 latency against throughput, direct, nginx and stsgate]($DATE.png)"
+    echo "![p50 and p99 latency against throughput, direct, nginx and stsgate]($NAME.png)"
     echo
     echo "Each point is one concurrency step, labelled with its c (wrk connections)."
 } >"$REPORT"
