@@ -35,7 +35,10 @@ pub fn check_path(raw_path: &str) -> Result<(), GatewayError> {
         // Only a short segment can be a dot segment, "." up to "%2E%2E": longer ones (ARNs)
         // are not decoded, which saves a copy on every request.
         let dots = segment.len() <= "%2E%2E".len()
-            && matches!(&*percent_decode_str(segment).decode_utf8_lossy(), "." | "..");
+            && matches!(
+                &*percent_decode_str(segment).decode_utf8_lossy(),
+                "." | ".."
+            );
         if dots {
             return Err(bad("path has a dot segment"));
         }
