@@ -539,7 +539,7 @@ fi
 # INSTR_ENV (an env command line); warms it, counts the instructions of one c=4 run of
 # DURATION, stops it.
 # Sets INSTR_REQUESTS and INSTR_PER_REQUEST.
-INSTR_STSGATE='' INSTR_NGINX='' INSTR_COMPARE='' INSTR_NOTE="not measured (INSTRUCTIONS=0)"
+INSTR_STSGATE='' INSTR_NGINX='' INSTR_COMPARE='' INSTR_NOTE="INSTRUCTIONS=0"
 instructions() {
     local name=$1 port=$2 ready=$3 pid collected
     shift 3
