@@ -11,6 +11,7 @@ use crate::http_client::FetchError;
 use bytes::Bytes;
 use http::header::HOST;
 use http::request::Parts;
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,9 @@ pub struct Upstream {
     transport: Arc<dyn Transport>,
     /// `scheme://authority`, no trailing slash.
     origin: String,
+    /// The same, parsed once: most upstream URIs are put together from these without a parse.
+    scheme: Scheme,
+    authority: Authority,
     host: HeaderValue,
     timeout: Duration,
 }
@@ -40,9 +44,16 @@ impl Upstream {
             Some(p) => format!("{}:{p}", endpoint.host_str().unwrap_or_default()),
             None => endpoint.host_str().unwrap_or_default().to_owned(),
         };
+        let origin = format!("{}://{host}", endpoint.scheme());
+        let parsed = Uri::try_from(origin.as_str()).expect("a URL's origin is a valid URI");
         Upstream {
             transport,
-            origin: format!("{}://{host}", endpoint.scheme()),
+            scheme: parsed.scheme().cloned().expect("a URL has a scheme"),
+            authority: parsed
+                .authority()
+                .cloned()
+                .expect("an http(s) URL has a host"),
+            origin,
             host: HeaderValue::from_str(&host).expect("URL host is a valid header value"),
             timeout,
         }
@@ -63,13 +74,18 @@ impl Upstream {
                 "request target must be a path".into(),
             ));
         }
-        let target = match query {
-            Some(q) => format!("{}{path}?{q}", self.origin),
-            None => format!("{}{path}", self.origin),
+        let invalid = || GatewayError::BadRequest("request target is not a valid URI".into());
+        let path_and_query = match (query, parts.uri.path_and_query()) {
+            // The query as the client sent it (the usual case): its parsed form is reused.
+            (q, Some(pq)) if q == pq.query() => pq.clone(),
+            (Some(q), _) => PathAndQuery::try_from(format!("{path}?{q}")).map_err(|_| invalid())?,
+            (None, _) => PathAndQuery::try_from(path).map_err(|_| invalid())?,
         };
-        let uri: Uri = target
-            .parse()
-            .map_err(|_| GatewayError::BadRequest("request target is not a valid URI".into()))?;
+        let mut target = http::uri::Parts::default();
+        target.scheme = Some(self.scheme.clone());
+        target.authority = Some(self.authority.clone());
+        target.path_and_query = Some(path_and_query);
+        let uri = Uri::from_parts(target).map_err(|_| invalid())?;
         let mut headers = forwarded_headers(&parts.headers);
         if let Some(bearer) = parts.headers.get(BEARER_HEADER) {
             headers.insert(BEARER_HEADER, bearer.clone());
