@@ -29,9 +29,8 @@ pub trait Transport: Send + Sync + 'static {
 
 pub struct Upstream {
     transport: Arc<dyn Transport>,
-    /// `scheme://authority`, no trailing slash.
-    origin: String,
-    /// The same, parsed once: most upstream URIs are put together from these without a parse.
+    /// The endpoint's scheme and authority, parsed once: every upstream URI is put together
+    /// from these and a path.
     scheme: Scheme,
     authority: Authority,
     host: HeaderValue,
@@ -45,7 +44,7 @@ impl Upstream {
             None => endpoint.host_str().unwrap_or_default().to_owned(),
         };
         let origin = format!("{}://{host}", endpoint.scheme());
-        let parsed = Uri::try_from(origin.as_str()).expect("a URL's origin is a valid URI");
+        let parsed = Uri::try_from(origin).expect("a URL's origin is a valid URI");
         Upstream {
             transport,
             scheme: parsed.scheme().cloned().expect("a URL has a scheme"),
@@ -53,7 +52,6 @@ impl Upstream {
                 .authority()
                 .cloned()
                 .expect("an http(s) URL has a host"),
-            origin,
             host: HeaderValue::from_str(&host).expect("URL host is a valid header value"),
             timeout,
         }
@@ -81,11 +79,7 @@ impl Upstream {
             (Some(q), _) => PathAndQuery::try_from(format!("{path}?{q}")).map_err(|_| invalid())?,
             (None, _) => PathAndQuery::try_from(path).map_err(|_| invalid())?,
         };
-        let mut target = http::uri::Parts::default();
-        target.scheme = Some(self.scheme.clone());
-        target.authority = Some(self.authority.clone());
-        target.path_and_query = Some(path_and_query);
-        let uri = Uri::from_parts(target).map_err(|_| invalid())?;
+        let uri = self.uri(path_and_query).map_err(|_| invalid())?;
         let mut headers = forwarded_headers(&parts.headers);
         if let Some(bearer) = parts.headers.get(BEARER_HEADER) {
             headers.insert(BEARER_HEADER, bearer.clone());
@@ -98,6 +92,15 @@ impl Upstream {
         Ok(req)
     }
 
+    /// The endpoint's URI for `path_and_query`.
+    fn uri(&self, path_and_query: PathAndQuery) -> Result<Uri, http::uri::InvalidUriParts> {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path_and_query);
+        Uri::from_parts(parts)
+    }
+
     /// A bodiless request of stsgate's own (e.g. GetMessagingSessionEndpoint), unsigned.
     pub fn request(
         &self,
@@ -106,9 +109,9 @@ impl Upstream {
     ) -> Result<Request<Bytes>, GatewayError> {
         let mut req = Request::new(Bytes::new());
         *req.method_mut() = method;
-        *req.uri_mut() = format!("{}{path_and_query}", self.origin)
-            .parse()
-            .map_err(|_| GatewayError::BadRequest("invalid upstream path".into()))?;
+        let invalid = || GatewayError::BadRequest("invalid upstream path".into());
+        let path_and_query = PathAndQuery::try_from(path_and_query).map_err(|_| invalid())?;
+        *req.uri_mut() = self.uri(path_and_query).map_err(|_| invalid())?;
         req.headers_mut().insert(HOST, self.host.clone());
         Ok(req)
     }
