@@ -208,6 +208,13 @@ forget() {
     PIDS=("${keep[@]}")
 }
 
+# stop_one PID: one process started above, stopped (TERM) and waited for.
+stop_one() {
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    forget "$1"
+}
+
 # wait_for WHAT PID SECONDS COMMAND…: until COMMAND succeeds, the process lives and time remains.
 wait_for() {
     local what=$1 pid=$2 deadline=$((SECONDS + $3))
@@ -256,7 +263,9 @@ nginx_conf upstream "
         default_type application/json;
         location / { return 200 '{\"ChannelArn\":\"$APP_INSTANCE_ARN/channel/demo\",\"ChannelMessages\":[]}'; }
     }"
-nginx_conf proxy "
+# proxy_server PORT: nginx as the plain reverse proxy to the upstream, listening on PORT.
+proxy_server() {
+    echo "
     upstream chime {
         server 127.0.0.1:$UPSTREAM_PORT;
         keepalive 1024;
@@ -264,13 +273,15 @@ nginx_conf proxy "
         keepalive_timeout 300s;
     }
     server {
-        listen 127.0.0.1:$NGINX_PORT backlog=4096;
+        listen 127.0.0.1:$1 backlog=4096;
         location / {
             proxy_pass http://chime;
             proxy_http_version 1.1;
             proxy_set_header Connection \"\";
         }
     }"
+}
+nginx_conf proxy "$(proxy_server "$NGINX_PORT")"
 
 # start NAME CPU COMMAND…: in the background, pinned, output to the run directory, in a session
 # of its own so that a Ctrl-C reaches only this script and wrk (stsgate would start draining and
@@ -564,9 +575,7 @@ instructions() {
     wait "$ctl" || die "callgrind_control -i off $name"
     INSTR_REQUESTS=$(field "$r" requests)
     if [[ $name != nginx-* ]]; then expect_sts_calls "$STS_EXPECTED" "after counting $name"; fi
-    kill -TERM "$pid"
-    wait "$pid" 2>/dev/null || true
-    forget "$pid"
+    stop_one "$pid"
     collected=$(awk '/Collected :/ { print $NF }' "$RUN/$name.out")
     [[ -n $collected ]] || die "$name: valgrind reported no count (see ${RUN#"$ROOT"/}/$name.out)"
     INSTR_PER_REQUEST=$((collected / INSTR_REQUESTS))
@@ -575,9 +584,7 @@ instructions() {
 if [[ $INSTRUCTIONS == 1 ]]; then
     log "instructions per request under callgrind (c=4, $DURATION each)"
     # The measured stsgate gives way (same ports); each new one makes its users' sessions anew.
-    kill -TERM "$STSGATE_PID"
-    wait "$STSGATE_PID" 2>/dev/null || true
-    forget "$STSGATE_PID"
+    stop_one "$STSGATE_PID"
     STS_EXPECTED=$TOKEN_COUNT
     INSTR_ENV=("${STSGATE_ENV[@]}")
     instructions stsgate-callgrind "$STSGATE_PORT" "$STSGATE_READY" "$STSGATE" "${STSGATE_ARGS[@]}"
@@ -586,19 +593,7 @@ if [[ $INSTRUCTIONS == 1 ]]; then
         instructions compare-callgrind "$STSGATE_PORT" "$STSGATE_READY" "$COMPARE_BIN" "${STSGATE_ARGS[@]}"
         INSTR_COMPARE=$INSTR_PER_REQUEST
     fi
-    nginx_conf proxy-callgrind "
-    upstream chime {
-        server 127.0.0.1:$UPSTREAM_PORT;
-        keepalive 1024;
-    }
-    server {
-        listen 127.0.0.1:$((BASE_PORT + 5)) backlog=4096;
-        location / {
-            proxy_pass http://chime;
-            proxy_http_version 1.1;
-            proxy_set_header Connection \"\";
-        }
-    }"
+    nginx_conf proxy-callgrind "$(proxy_server $((BASE_PORT + 5)))"
     # One process (no master), so that the process callgrind counts is the one serving.
     INSTR_ENV=(env)
     instructions nginx-callgrind $((BASE_PORT + 5)) "http://127.0.0.1:$((BASE_PORT + 5))/" "$NGINX" -p "$RUN/nginx" \
