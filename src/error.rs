@@ -27,17 +27,20 @@ pub const ERROR_TYPE: &str = "x-amzn-errortype";
 /// The header the AWS SDKs read a request id from.
 pub const REQUEST_ID: &str = "x-amzn-requestid";
 
-/// A random id for a response stsgate makes itself (UUID-shaped, like Chime's).
-pub fn request_id() -> String {
-    let (a, b) = (fastrand::u64(..), fastrand::u64(..));
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xffff,
-        b >> 48,
-        b & 0xffff_ffff_ffff
-    )
+/// A random id for a response stsgate makes itself (UUID-shaped, like Chime's: 8-4-4-4-12 hex
+/// digits). Written digit by digit into a stack buffer: `format!` of five padded fields cost
+/// ~1 % of a warm request (issue #14).
+pub fn request_id() -> http::HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = [b'-'; 36];
+    let mut bits = fastrand::u128(..);
+    for (i, c) in id.iter_mut().enumerate().rev() {
+        if !matches!(i, 8 | 13 | 18 | 23) {
+            *c = HEX[(bits & 0xf) as usize];
+            bits >>= 4;
+        }
+    }
+    http::HeaderValue::from_bytes(&id).expect("hex digits and dashes")
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -17,9 +17,7 @@ pub fn request_id(headers: &HeaderMap) -> HeaderValue {
         .get(REQUEST_ID)
         .filter(|v| (1..=128).contains(&v.len()) && v.as_bytes().iter().all(u8::is_ascii_graphic))
         .cloned()
-        .unwrap_or_else(|| {
-            HeaderValue::from_str(&crate::error::request_id()).expect("hex and dashes")
-        })
+        .unwrap_or_else(crate::error::request_id)
 }
 
 /// A short stable hash of a caller, for correlating lines without repeating the user id.
@@ -99,5 +97,19 @@ mod tests {
         assert_eq!(request_id(&HeaderMap::new()).len(), 36);
         assert_eq!(user_hash("a"), user_hash("a"));
         assert_eq!(user_hash("a").len(), 16);
+    }
+
+    #[test]
+    fn a_fresh_id_is_uuid_shaped_and_fresh() {
+        let id = request_id(&HeaderMap::new());
+        let groups: Vec<&str> = id.to_str().unwrap().split('-').collect();
+        let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        assert_eq!(lens, [8, 4, 4, 4, 12], "{id:?}");
+        let hex = |g: &&str| {
+            g.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        assert!(groups.iter().all(hex), "{id:?}");
+        assert_ne!(id, request_id(&HeaderMap::new()));
     }
 }
