@@ -379,7 +379,7 @@ expect_sts_calls() {
 
 field() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"; }
 rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-# proxy_ticks TARGET: CPU time (user + system, clock ticks) the proxy under test has used so far,
+# proxy_ticks TARGET: CPU time the proxy under test has used so far, as "USER SYSTEM" clock ticks,
 # every thread counted: stsgate's process, or nginx's worker; empty for direct (no proxy).
 HZ=$(getconf CLK_TCK)
 proxy_ticks() {
@@ -390,7 +390,7 @@ proxy_ticks() {
         *) return 0 ;;
     esac
     for p in "${pids[@]}"; do cat "/proc/$p/stat"; done |
-        awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t }'
+        awk '{ sub(/^.*\) /, ""); u += $12; s += $13 } END { print u, s }'
 }
 
 # drive TARGET CONNECTIONS DURATION USERS OUT: one wrk run; its RESULT line goes into $r. Fails
@@ -441,7 +441,8 @@ RSS_IDLE=$(rss_kb "$STSGATE_PID" VmRSS)
 # median throughput (a whole row, so that its percentiles belong together), the spread of req/s
 # over the rounds and the highest RSS seen.
 RUNS=$RUN/runs.tsv RESULTS=$RUN/results.tsv
-HEADER=(round target c rps p50_us p90_us p99_us p999_us max_us requests rss_kb mean_us wrk_p99_us cpu_us)
+HEADER=(round target c rps p50_us p90_us p99_us p999_us max_us requests rss_kb mean_us wrk_p99_us cpu_us
+    cpu_user_us cpu_sys_us)
 (IFS=$'\t'; echo "${HEADER[*]}") >"$RUNS"
 for round in $(seq "$ROUNDS"); do
     for c in $CONCURRENCY; do
@@ -453,15 +454,17 @@ for round in $(seq "$ROUNDS"); do
             drive "$t" "$c" "$DURATION" "$USERS" "$out"
             # CPU per request on the proxy's core: unlike req/s, it hardly moves when this VM's
             # host is busy, and it is what a sidecar costs its pod.
-            cpu_us=-
+            cpu=(- - -)
             if [[ -n $ticks ]]; then
-                cpu_us=$(awk -v a="$ticks" -v b="$(proxy_ticks "$t")" -v hz="$HZ" \
-                    -v n="$(field "$r" requests)" 'BEGIN { printf "%.1f", (b - a) * 1e6 / hz / n }')
+                read -ra cpu < <(awk -v a="$ticks" -v b="$(proxy_ticks "$t")" -v hz="$HZ" \
+                    -v n="$(field "$r" requests)" 'BEGIN { split(a, x, " "); split(b, y, " ")
+                        k = 1e6 / hz / n; u = (y[1] - x[1]) * k; s = (y[2] - x[2]) * k
+                        printf "%.1f %.1f %.1f\n", u + s, u, s }')
             fi
             if [[ $t == stsgate ]]; then stop_sampler; rss=$(max_of "$out.rss"); fi
             row=("$round" "$t" "$c")
             for f in rps p50_us p90_us p99_us p999_us max_us requests; do row+=("$(field "$r" $f)"); done
-            row+=("$rss" "$(field "$r" mean_us)" "$(field "$r" wrk_p99_us)" "$cpu_us")
+            row+=("$rss" "$(field "$r" mean_us)" "$(field "$r" wrk_p99_us)" "${cpu[@]}")
             (IFS=$'\t'; echo "${row[*]}") >>"$RUNS"
             log "$(awk -v n="$round/$ROUNDS" -v t="$t" -v c="$c" -v rps="$(field "$r" rps)" \
                 -v p50="$(field "$r" p50_us)" -v p99="$(field "$r" p99_us)" \
@@ -473,7 +476,7 @@ for round in $(seq "$ROUNDS"); do
 done
 # Median round per target and c (the lower middle one for an even count).
 {
-    printf 'target\tc\trps\tp50_us\tp90_us\tp99_us\tp999_us\tmax_us\trequests\trss_kb\tmean_us\twrk_p99_us\trps_min\trps_max\tcpu_us\n'
+    printf 'target\tc\trps\tp50_us\tp90_us\tp99_us\tp999_us\tmax_us\trequests\trss_kb\tmean_us\twrk_p99_us\trps_min\trps_max\tcpu_us\tcpu_user_us\tcpu_sys_us\n'
     for c in $CONCURRENCY; do
         for t in "${TARGETS[@]}"; do
             awk -F'\t' -v t="$t" -v c="$c" 'NR > 1 && $2 == t && $3 == c' "$RUNS" | sort -t$'\t' -k4,4g |
@@ -481,7 +484,7 @@ done
                     END {
                         split(row[int((NR + 1) / 2)], m, "\t")
                         print m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10],
-                            (rss == "" ? "-" : rss), m[12], m[13], rps[1], rps[NR], m[14] }'
+                            (rss == "" ? "-" : rss), m[12], m[13], rps[1], rps[NR], m[14], m[15], m[16] }'
         done
     done
 } >"$RESULTS"
@@ -726,7 +729,20 @@ PLOT=$RESULTS_DIR/$NAME.png
     echo
     echo "CPU µs per request: user and system time of the proxy's process (nginx: its worker) over"
     echo "the step, from /proc, divided by the requests served; the kernel's loopback TCP work for"
-    echo "what the proxy sends is in it, as on a real pod."
+    echo "what the proxy sends is in it, as on a real pod. Split:"
+    echo
+    echo "| c | stsgate user | stsgate system | nginx user | nginx system | stsgate / nginx user | stsgate / nginx system |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|"
+    for c in $CONCURRENCY; do
+        echo "| $c | $(val stsgate "$c" cpu_user_us) | $(val stsgate "$c" cpu_sys_us) |" \
+            "$(val nginx "$c" cpu_user_us) | $(val nginx "$c" cpu_sys_us) |" \
+            "$(calc 'printf "%.2f", s / n' s="$(val stsgate "$c" cpu_user_us)" n="$(val nginx "$c" cpu_user_us)") |" \
+            "$(calc 'printf "%.2f", s / n' s="$(val stsgate "$c" cpu_sys_us)" n="$(val nginx "$c" cpu_sys_us)") |"
+    done
+    echo
+    echo "The system calls per request are the same for both proxies; system time also holds waking"
+    echo "the process on the other core (the upstream, wrk), which costs more when that core is idle"
+    echo "more often, i.e. when the proxy serves fewer requests. User time is the proxy's own work."
     echo
     echo "## Issue #14's goals"
     echo
