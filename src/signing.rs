@@ -89,7 +89,7 @@ impl Signer {
             let headers = signed().map(|(n, v)| (n.as_str(), v.to_str().unwrap_or_default()));
             let signable = SignableRequest::new(
                 req.method().as_str(),
-                absolute_uri(req.uri()),
+                uri_string(req.uri()),
                 headers,
                 SignableBody::Bytes(req.body()),
             )
@@ -104,18 +104,21 @@ impl Signer {
     }
 }
 
-/// `uri` as the absolute string aws-sigv4 takes, put together without `fmt` (whose machinery
-/// cost more than the copying; issue #14).
-fn absolute_uri(uri: &http::Uri) -> String {
-    let (scheme, authority) = (uri.scheme_str().unwrap_or_default(), uri.authority());
-    let authority = authority.map_or("", http::uri::Authority::as_str);
+/// `uri` as the string aws-sigv4 takes, the same as `uri.to_string()` but put together without
+/// `fmt`, whose machinery cost more than the copying (issue #14).
+fn uri_string(uri: &http::Uri) -> String {
+    let scheme = uri.scheme_str();
+    let authority = uri.authority().map(http::uri::Authority::as_str);
     let rest = uri
         .path_and_query()
         .map_or("/", http::uri::PathAndQuery::as_str);
-    let mut s = String::with_capacity(scheme.len() + 3 + authority.len() + rest.len());
-    for part in [scheme, "://", authority, rest] {
-        s.push_str(part);
+    let mut s = String::with_capacity(64 + rest.len());
+    if let Some(scheme) = scheme {
+        s.push_str(scheme);
+        s.push_str("://");
     }
+    s.push_str(authority.unwrap_or_default());
+    s.push_str(rest);
     s
 }
 
@@ -150,10 +153,9 @@ impl Signer {
             .map_err(|e| SignError(e.to_string()))?
             .into();
         let instructions = {
-            let uri = req.uri().to_string();
             let signable = SignableRequest::new(
                 "GET",
-                uri,
+                uri_string(req.uri()),
                 [("host", host)].into_iter(),
                 SignableBody::Bytes(&[]),
             )
@@ -175,8 +177,11 @@ mod tests {
         for uri in [
             "https://messaging-chime.us-east-1.amazonaws.com/channels/arn%3Aaws%3Achime%3Aus-east-1%3A1%3Aapp-instance%2Fa/messages?max-results=2&sort-order=DESCENDING",
             "http://127.0.0.1:8080/",
+            "https://example.com",
+            "/relative?x=1",
         ] {
-            assert_eq!(super::absolute_uri(&uri.parse().unwrap()), uri);
+            let uri: http::Uri = uri.parse().unwrap();
+            assert_eq!(super::uri_string(&uri), uri.to_string());
         }
     }
 }
