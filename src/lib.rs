@@ -48,9 +48,11 @@ pub mod shutdown;
 pub mod signing;
 pub mod tls;
 
-/// What `benches/handler.rs` drives: the in-process handler with its stages injected. Not a
-/// stable API (the proxy is private): it exists so the benchmark runs the production pipeline.
+/// What `benches/handler.rs` drives: the in-process handler with its stages injected, and what
+/// `examples/transport_floor.rs` is built from: the accept loop and the upstream pool alone. Not
+/// a stable API (the proxy is private): it exists so the benchmarks run production code.
 #[doc(hidden)]
 pub mod bench {
-    pub use crate::proxy::{Gateway, Stages, Transport};
+    pub use crate::error::ProxyBody;
+    pub use crate::proxy::{Gateway, Http1Pool, Stages, Transport, serve};
 }
