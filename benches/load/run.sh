@@ -59,9 +59,13 @@
 #                        (QUICK=1: 0)
 #   ACCESS_LOG=0         1: stsgate logs at info (one access line per request) and nginx logs too
 #   LOAD_CPU=0 PROXY_CPU=1   the pinning above
-#   BASE_PORT=18080      ports BASE_PORT+1 … +5: upstream, nginx, stsgate, stsgate admin, and
-#                        nginx under callgrind
+#   BASE_PORT=18080      ports BASE_PORT+1 … +6: upstream, nginx, stsgate, stsgate admin,
+#                        nginx under callgrind, and the transport floor
 #   RESULTS_DIR          default benches/results (QUICK=1: $CARGO_TARGET_DIR/bench-load/results)
+#   FLOOR=1              also drive the transport floor (examples/transport_floor.rs: stsgate's
+#                        accept loop and upstream pool with no stage between them, on CPU
+#                        PROXY_CPU like the proxies), the most a hyper/tokio stsgate can reach;
+#                        0 skips it (QUICK=1: 0)
 #   QUICK=1              the short smoke run
 set -euo pipefail
 
@@ -71,8 +75,9 @@ cd "$ROOT"
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
     DURATION=${DURATION:-2s} WARMUP=${WARMUP:-1s} PROFILE=${PROFILE:-0} ROUNDS=${ROUNDS:-1}
-    INSTRUCTIONS=${INSTRUCTIONS:-0}
+    INSTRUCTIONS=${INSTRUCTIONS:-0} FLOOR=${FLOOR:-0}
 fi
+FLOOR=${FLOOR:-1}
 DURATION=${DURATION:-5s}
 WARMUP=${WARMUP:-3s}
 CONCURRENCY=${CONCURRENCY:-1 4 16 64 256}
@@ -96,7 +101,7 @@ else
 fi
 
 UPSTREAM_PORT=$((BASE_PORT + 1)) NGINX_PORT=$((BASE_PORT + 2))
-STSGATE_PORT=$((BASE_PORT + 3)) ADMIN_PORT=$((BASE_PORT + 4))
+STSGATE_PORT=$((BASE_PORT + 3)) ADMIN_PORT=$((BASE_PORT + 4)) FLOOR_PORT=$((BASE_PORT + 6))
 DATE=$(date +%F)
 RUN=$TARGET_DIR/bench-load/run-$(date +%Y%m%d-%H%M%S)
 LUA=$ROOT/benches/load/wrk.lua
@@ -190,6 +195,14 @@ timeout 3600 cargo build --release --bin stsgate --bin stsgate-bench-fixture >"$
     || die "cargo build: $(grep -m5 -A5 '^error' "$build_log")"
 STSGATE=$TARGET_DIR/release/stsgate
 FIXTURE=$TARGET_DIR/release/stsgate-bench-fixture
+if [[ $FLOOR == 1 ]]; then
+    # Apart: an example may turn on dev-dependency features, which must not change the stsgate
+    # binary being measured.
+    log "building the transport floor (release)"
+    timeout 3600 cargo build --release --example transport_floor >>"$build_log" 2>&1 \
+        || die "cargo build: $(grep -m5 -A5 '^error' "$build_log")"
+fi
+FLOOR_BIN=$TARGET_DIR/release/examples/transport_floor
 
 # --- 3. the targets ----------------------------------------------------------------------------------
 
@@ -197,7 +210,7 @@ mkdir -p "$RUN"/fixture "$RUN"/nginx "$RESULTS_DIR"
 log "run directory ${RUN#"$ROOT"/}"
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in $UPSTREAM_PORT $NGINX_PORT $STSGATE_PORT $ADMIN_PORT $((BASE_PORT + 5)); do
+for p in $UPSTREAM_PORT $NGINX_PORT $STSGATE_PORT $ADMIN_PORT $((BASE_PORT + 5)) $FLOOR_PORT; do
     ! port_in_use "$p" || die "port $p is in use (set BASE_PORT)"
 done
 
@@ -338,8 +351,17 @@ declare -A URL=(
     [direct]="http://127.0.0.1:$UPSTREAM_PORT$REQUEST_PATH"
     [nginx]="http://127.0.0.1:$NGINX_PORT$REQUEST_PATH"
     [stsgate]="http://127.0.0.1:$STSGATE_PORT$REQUEST_PATH"
+    [floor]="http://127.0.0.1:$FLOOR_PORT$REQUEST_PATH"
 )
 TARGETS=(direct nginx stsgate)
+FLOOR_ARGS=(--listen "127.0.0.1:$FLOOR_PORT" --upstream "http://127.0.0.1:$UPSTREAM_PORT")
+if [[ $FLOOR == 1 ]]; then
+    log "starting the transport floor (CPU $PROXY_CPU)"
+    start floor "$PROXY_CPU" env RUST_LOG=warn "$FLOOR_BIN" "${FLOOR_ARGS[@]}"
+    FLOOR_PID=$!
+    wait_for "the transport floor" "$FLOOR_PID" 30 http_ok "http://127.0.0.1:$FLOOR_PORT/"
+    TARGETS+=(floor)
+fi
 
 # One request by hand to each target: 200 and the upstream's body.
 first_token=$(head -n1 "$TOKENS")
@@ -387,6 +409,7 @@ proxy_ticks() {
     case $1 in
         stsgate) pids=("$STSGATE_PID") ;;
         nginx) mapfile -t pids < <(pgrep -P "$NGINX_PID") ;;
+        floor) pids=("$FLOOR_PID") ;;
         *) return 0 ;;
     esac
     for p in "${pids[@]}"; do cat "/proc/$p/stat"; done |
@@ -553,7 +576,7 @@ fi
 # INSTR_ENV (an env command line); warms it, counts the instructions of one c=4 run of
 # DURATION, stops it.
 # Sets INSTR_REQUESTS and INSTR_PER_REQUEST.
-INSTR_STSGATE='' INSTR_NGINX='' INSTR_COMPARE='' INSTR_NOTE="INSTRUCTIONS=0"
+INSTR_STSGATE='' INSTR_NGINX='' INSTR_COMPARE='' INSTR_FLOOR='' INSTR_NOTE="INSTRUCTIONS=0"
 instructions() {
     local name=$1 port=$2 ready=$3 pid collected
     shift 3
@@ -564,7 +587,7 @@ instructions() {
     wait_for "$name under valgrind" "$pid" 120 http_ok "$ready"
     drive "$name" 4 "$WARMUP" "$USERS" "$RUN/warmup-$name.txt"
     drive "$name" 4 "$WARMUP" "$USERS" "$RUN/warmup2-$name.txt"
-    if [[ $name != nginx-* ]]; then
+    if [[ $name == stsgate-* || $name == compare-* ]]; then
         STS_EXPECTED=$((STS_EXPECTED + USERS))
         expect_sts_calls "$STS_EXPECTED" "after warming $name"
     fi
@@ -577,7 +600,9 @@ instructions() {
     curl -s -o /dev/null -m 5 "${URL[$name]}" || true
     wait "$ctl" || die "callgrind_control -i off $name"
     INSTR_REQUESTS=$(field "$r" requests)
-    if [[ $name != nginx-* ]]; then expect_sts_calls "$STS_EXPECTED" "after counting $name"; fi
+    if [[ $name == stsgate-* || $name == compare-* ]]; then
+        expect_sts_calls "$STS_EXPECTED" "after counting $name"
+    fi
     stop_one "$pid"
     collected=$(awk '/Collected :/ { print $NF }' "$RUN/$name.out")
     [[ -n $collected ]] || die "$name: valgrind reported no count (see ${RUN#"$ROOT"/}/$name.out)"
@@ -603,6 +628,11 @@ if [[ $INSTRUCTIONS == 1 ]]; then
         -e "$RUN/nginx/proxy-callgrind.error.log" -c "$RUN/nginx/proxy-callgrind.conf" \
         -g 'daemon off; master_process off;'
     INSTR_NGINX=$INSTR_PER_REQUEST
+    if [[ $FLOOR == 1 ]]; then
+        stop_one "$FLOOR_PID"
+        instructions floor-callgrind "$FLOOR_PORT" "http://127.0.0.1:$FLOOR_PORT/" "$FLOOR_BIN" "${FLOOR_ARGS[@]}"
+        INSTR_FLOOR=$INSTR_PER_REQUEST
+    fi
     INSTR_NOTE=ok
 fi
 
@@ -660,12 +690,20 @@ PLOT=$RESULTS_DIR/$NAME.png
     echo "upstream keep-alive) and **stsgate** (the release binary, forwarding to the same upstream)."
     echo "Every request is \`GET $REQUEST_PATH\`"
     echo "(ListChannelMessages on the demo channel of the configured AppInstance) with one of $USERS users'"
-    echo "\`Authorization: Bearer\` tokens in turn; the same requests go to all three. Every user's token"
+    echo "\`Authorization: Bearer\` tokens in turn; the same requests go to every target. Every user's token"
     echo "was validated and STS session made in the warm-up ($USERS AssumeRole calls, none afterwards), so"
     echo "through stsgate each request is the warm path: token cache hit, session cache hit, SigV4 signing,"
     echo "forwarding. Every answer was 2xx (the script fails otherwise)."
+    if [[ $FLOOR == 1 ]]; then
+        echo
+        echo "A fourth target, **floor**, is stsgate's transport alone (\`examples/transport_floor.rs\`):"
+        echo "its accept loop and upstream pool on the same runtime and allocator, forwarding each request"
+        echo "as it came, with no authentication, mapping, checks or signing. It is the most any proxy"
+        echo "built on hyper and tokio this way reaches here, and shows how much of the gap to nginx is"
+        echo "stsgate's stages and how much the transport under them."
+    fi
     echo
-    echo "Each step ran $DURATION, in $ROUNDS round(s): all three targets at one c, then the next c, then"
+    echo "Each step ran $DURATION, in $ROUNDS round(s): every target at one c, then the next c, then"
     echo "the whole sweep again. Each row below is the round with the median req/s (its percentiles"
     echo "are that run's); \"req/s, all rounds\" is the spread, which on this VM is wide."
     echo
@@ -681,7 +719,7 @@ PLOT=$RESULTS_DIR/$NAME.png
     echo "| rustc | $(version rustc --version) |"
     echo "| stsgate | $(version "$STSGATE" --version), git $REV |"
     echo "| CPU $LOAD_CPU | wrk (1 thread), the fast upstream (nginx, 1 worker), the fixture (IdP and STS stand-ins, idle once warm) |"
-    echo "| CPU $PROXY_CPU | the proxy under test alone: nginx (\`worker_processes 1\`) or stsgate (its runtime sized to the CPUs it may use: $WORKERS worker thread(s)); idle for **direct** |"
+    echo "| CPU $PROXY_CPU | the proxy under test alone: nginx (\`worker_processes 1\`) or stsgate (its runtime sized to the CPUs it may use: $WORKERS worker thread(s))$([[ $FLOOR == 1 ]] && echo ' or the floor (the same runtime)'); idle for **direct** |"
     echo "| other load | $OTHER_LOAD CPUs busy with other processes just before the sweep (a second's sample of /proc/stat) |"
     echo "| logging | $([[ $ACCESS_LOG == 1 ]] && echo 'access logs on: stsgate at info (JSON to a file), nginx buffered to a file' || echo 'no access log on either proxy (stsgate at `RUST_LOG=warn`, nginx `access_log off`)') |"
     echo
@@ -743,6 +781,20 @@ PLOT=$RESULTS_DIR/$NAME.png
     echo "The system calls per request are the same for both proxies; system time also holds waking"
     echo "the process on the other core (the upstream, wrk), which costs more when that core is idle"
     echo "more often, i.e. when the proxy serves fewer requests. User time is the proxy's own work."
+    if [[ $FLOOR == 1 ]]; then
+        echo
+        echo "### stsgate against its transport floor"
+        echo
+        echo "| c | floor req/s | floor / nginx req/s | stsgate / floor req/s | CPU µs per request: floor (user + system) | stsgate / floor user CPU |"
+        echo "|---:|---:|---:|---:|---:|---:|"
+        for c in $CONCURRENCY; do
+            echo "| $c | $(calc 'printf "%.0f", f' f="$(val floor "$c" rps)") |" \
+                "$(calc 'printf "%.2f", f / n' f="$(val floor "$c" rps)" n="$(val nginx "$c" rps)") |" \
+                "$(calc 'printf "%.2f", s / f' s="$(val stsgate "$c" rps)" f="$(val floor "$c" rps)") |" \
+                "$(val floor "$c" cpu_us) ($(val floor "$c" cpu_user_us) + $(val floor "$c" cpu_sys_us)) |" \
+                "$(calc 'printf "%.2f", s / f' s="$(val stsgate "$c" cpu_user_us)" f="$(val floor "$c" cpu_user_us)") |"
+        done
+    fi
     echo
     echo "## Issue #14's goals"
     echo
@@ -779,11 +831,18 @@ PLOT=$RESULTS_DIR/$NAME.png
         echo "| proxy | instructions per request | / nginx |"
         echo "|---|---:|---:|"
         echo "| nginx | $INSTR_NGINX | 1.00 |"
+        if [[ -n $INSTR_FLOOR ]]; then
+            echo "| transport floor (no stage) | $INSTR_FLOOR | $(calc 'printf "%.2f", s / n' s="$INSTR_FLOOR" n="$INSTR_NGINX") |"
+        fi
         echo "| stsgate, this build | $INSTR_STSGATE | $(calc 'printf "%.2f", s / n' s="$INSTR_STSGATE" n="$INSTR_NGINX") |"
         if [[ -n $INSTR_COMPARE ]]; then
             echo "| stsgate, \`COMPARE_BIN\` ($COMPARE_LABEL) | $INSTR_COMPARE | $(calc 'printf "%.2f", s / n' s="$INSTR_COMPARE" n="$INSTR_NGINX") |"
             echo
             echo "This build runs $(calc 'printf "%.3f", s / c' s="$INSTR_STSGATE" c="$INSTR_COMPARE") × the instructions of \`COMPARE_BIN\` per request."
+        fi
+        if [[ -n $INSTR_FLOOR ]]; then
+            echo
+            echo "stsgate's stages add $(calc 'printf "%.0f", s - f' s="$INSTR_STSGATE" f="$INSTR_FLOOR") instructions per request to the floor's $INSTR_FLOOR."
         fi
     else
         echo "Not measured: $INSTR_NOTE."
@@ -823,9 +882,17 @@ PLOT=$RESULTS_DIR/$NAME.png
     echo "Each point is one concurrency step, labelled with its c (wrk connections)."
 } >"$REPORT"
 
+PLOT_FILES=()
 for t in "${TARGETS[@]}"; do
     awk -F'\t' -v t="$t" 'NR > 1 && $1 == t { print $2, $3, $4 / 1000, $6 / 1000 }' "$RESULTS" >"$RUN/plot-$t.dat"
+    PLOT_FILES+=("$RUN/plot-$t.dat")
 done
+FLOOR_PLOT=''
+if [[ $FLOOR == 1 ]]; then
+    FLOOR_PLOT="  '$RUN/plot-floor.dat'   u 2:3 w lp lw 2 pt 7 lc rgb '#ff7f0e' t 'floor p50', \\
+  ''                      u 2:4 w lp lw 2 pt 9 dt 2 lc rgb '#ff7f0e' t 'floor p99', \\
+"
+fi
 cat >"$RUN/plot.gp" <<EOF
 set terminal pngcairo size 900,540 font 'DejaVu Sans,10'
 set output '$PLOT'
@@ -844,7 +911,7 @@ plot \
   ''                      u 2:4 w lp lw 2 pt 9 dt 2 lc rgb '#2ca02c' t 'nginx p99', \
   '$RUN/plot-stsgate.dat' u 2:3 w lp lw 2 pt 7 lc rgb '#1f77b4' t 'stsgate p50', \
   ''                      u 2:4 w lp lw 2 pt 9 dt 2 lc rgb '#1f77b4' t 'stsgate p99', \
-  for [f in '$RUN/plot-direct.dat $RUN/plot-nginx.dat $RUN/plot-stsgate.dat'] \
+$FLOOR_PLOT  for [f in '${PLOT_FILES[*]}'] \
       f u 2:4:(sprintf('c=%d', \$1)) w labels offset 0,0.9 font ',8' notitle
 EOF
 timeout 60 gnuplot "$RUN/plot.gp" || die "gnuplot"
