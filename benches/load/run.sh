@@ -2,7 +2,7 @@
 # The whole-proxy load benchmark (issue #14): stsgate against a plain nginx reverse proxy and
 # against no proxy at all, with the same load generator, on the same request, on one machine.
 #
-#   benches/load/run.sh                  # full run: about 11 minutes once built
+#   benches/load/run.sh                  # full run: 8 to 12 minutes once built
 #   QUICK=1 benches/load/run.sh          # smoke run, about a minute; results stay under target/
 #
 # What it does, in order, everything on 127.0.0.1 and every step bounded in time:
