@@ -10,12 +10,14 @@
 #     linux-perf when PROFILE=1 and valgrind when INSTRUCTIONS=1 (services are kept from
 #     starting during the install);
 #  2. builds stsgate and the fixture (crates/standins/src/bin/stsgate-bench-fixture.rs) in
-#     release, into CARGO_TARGET_DIR (default target/);
-#  3. starts three targets and what they need:
+#     release, into CARGO_TARGET_DIR (default target/), and with FLOOR=1 the transport floor;
+#  3. starts the targets and what they need:
 #       direct   a fast upstream: nginx `return 200` with a small JSON body (stands in for Chime);
 #       nginx    nginx as a plain reverse proxy to that upstream (upstream keep-alive, HTTP/1.1);
 #       stsgate  the release binary (`stsgate --config <generated toml>`) forwarding to the same
 #                upstream, with the fixture's IdP and STS stand-ins, which check every signature;
+#       floor    (FLOOR=1) examples/transport_floor.rs: stsgate's accept loop and upstream pool
+#                forwarding to the same upstream with no stage, the most hyper and tokio reach;
 #  4. warms each target up (every user's token validated and STS session made before measuring:
 #     the fixture counts AssumeRole calls, which must equal the users, and stay so), then drives
 #     `GET /channels/{demo channel of the configured AppInstance}/messages` with wrk, rotating the
