@@ -8,13 +8,14 @@
 # signing wherever it is called from, and "upstream client" is what forwarding costs besides it.
 
 BEGIN {
-    n = split("SigV4 signing|claim mapping|session cache (broker)|access log, metrics|" \
+    n = split("SigV4 signing|session cache (broker)|claim mapping|access log, metrics|" \
         "route, operation, ARN and header checks|token check (validated-token cache hit)|" \
         "upstream client (hyper client, pool)|client side (hyper server: parse, write)|" \
         "other stsgate code|tokio runtime", stage, "|")
     pattern[1] = "aws_sigv4::|stsgate::signing::"
-    pattern[2] = "stsgate::mapping::"
-    pattern[3] = "stsgate::broker::"
+    # The broker before the mapping: a session lookup hashes and compares a mapping::SessionSpec.
+    pattern[2] = "stsgate::broker::"
+    pattern[3] = "stsgate::mapping::"
     pattern[4] = "access_log|prometheus::|tracing_subscriber::|tracing_core::"
     pattern[5] = "proxy::route|chime::operations|chime::request|proxy::inbound|proxy::headers|stsgate::arn"
     pattern[6] = "Gateway::identify|token_cache|identity::Authenticator|stsgate_front_door"
@@ -22,7 +23,8 @@ BEGIN {
     pattern[8] = "hyper::proto|hyper::server|hyper_util::server|proxy::server"
     pattern[9] = "stsgate::"
     pattern[10] = "tokio::|mio::"
-    alloc = "^(_int_malloc|_int_free|_int_realloc|malloc|cfree@.*|free|realloc|malloc_consolidate|unlink_chunk.*|__libc_.*alloc|__GI___libc_.*)$"
+    # glibc's and mimalloc's (stsgate's allocator) entry points and internals.
+    alloc = "^(_int_malloc|_int_free|_int_realloc|malloc|cfree@.*|free|realloc|malloc_consolidate|unlink_chunk.*|__libc_.*alloc|__GI___libc_.*|_?mi_[a-z_]+)( \\(inlined\\))?$"
     samples = 0
 }
 
