@@ -1,18 +1,20 @@
 //! The transport floor of the whole-proxy load benchmark (`benches/load/run.sh`, issue #14):
 //! stsgate's own accept loop and pooled upstream connections, on the same runtime and allocator
 //! as the `stsgate` binary, with nothing between them: no authentication, mapping, checks or
-//! signing. Each request goes to the upstream as it came, with the upstream's `Host`.
+//! signing. Each request goes to the upstream as it came, with the upstream's `Host`. It reads
+//! stsgate's own config file, so that it runs with the same listener limits, upstream endpoint
+//! and timeouts as the stsgate it is compared with; only the listen address is its own.
 //!
 //! What this reaches is the most any stsgate built on hyper and tokio can reach on the same
 //! machine, so the benchmark measures stsgate against it as well as against nginx.
 //!
 //! ```text
-//! transport_floor --listen 127.0.0.1:18086 --upstream http://127.0.0.1:18081
+//! transport_floor --listen 127.0.0.1:18086 --config stsgate.toml
 //! ```
 
 use bytes::Bytes;
 use http::header::HOST;
-use http::uri::{Authority, PathAndQuery};
+use http::uri::Authority;
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
@@ -20,19 +22,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use stsgate::bench::{Http1Pool, Transport, serve};
-use stsgate::config::settings::ServerSettings;
 use stsgate::http_client::HttpClient;
 use stsgate::metrics::Metrics;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const TIMEOUT: Duration = Duration::from_secs(10);
-
 struct Floor {
     pool: Http1Pool,
     upstream: Uri,
     host: HeaderValue,
+    timeout: Duration,
 }
 
 impl Floor {
@@ -49,7 +49,7 @@ impl Floor {
         parts.headers.insert(HOST, self.host.clone());
         match self
             .pool
-            .send(Request::from_parts(parts, body), TIMEOUT)
+            .send(Request::from_parts(parts, body), self.timeout)
             .await
         {
             Ok(resp) => resp,
@@ -68,26 +68,25 @@ fn arg(args: &[String], name: &str) -> String {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .cloned()
-        .unwrap_or_else(|| {
-            panic!("usage: transport_floor --listen ADDR --upstream http://HOST:PORT")
-        })
+        .unwrap_or_else(|| panic!("usage: transport_floor --listen ADDR --config STSGATE.TOML"))
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let listen: SocketAddr = arg(&args, "--listen").parse().expect("--listen ADDR:PORT");
-    let upstream: Uri = arg(&args, "--upstream").parse().expect("--upstream URL");
+    let config = std::fs::read_to_string(arg(&args, "--config")).expect("read --config");
+    let settings = stsgate::config::from_toml(&config).expect("a valid stsgate config");
+    let up = settings.upstream;
+    let upstream: Uri = up
+        .endpoint
+        .as_str()
+        .parse()
+        .expect("upstream.endpoint is a URI");
     let authority = upstream
         .authority()
         .map(Authority::as_str)
         .unwrap_or_default();
-    let host = HeaderValue::from_str(authority).expect("--upstream has a host");
-    let upstream = Uri::from_parts({
-        let mut p = upstream.into_parts();
-        p.path_and_query = Some(PathAndQuery::from_static("/"));
-        p
-    })
-    .expect("--upstream is an absolute URL");
+    let host = HeaderValue::from_str(authority).expect("upstream.endpoint has a host");
     // The same runtime as the stsgate binary: multi-threaded, one worker per usable CPU.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -95,22 +94,14 @@ fn main() {
         .expect("tokio runtime");
     runtime.block_on(async move {
         let floor = Arc::new(Floor {
-            pool: Http1Pool::new(&HttpClient::new().tls_config(), TIMEOUT),
+            pool: Http1Pool::new(&HttpClient::new().tls_config(), up.connect_timeout),
             upstream,
             host,
+            timeout: up.timeout,
         });
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .expect("bind --listen");
-        let limits = ServerSettings {
-            header_read_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(300),
-            http2_keepalive: Duration::from_secs(30),
-            max_connections: 10_000,
-            max_head_buffer: 64 * 1024,
-            shutdown_grace: Duration::from_secs(1),
-            tls: None,
-        };
         let (_stop, shutdown) = tokio::sync::watch::channel(false);
         let handler = move |req| {
             let floor = floor.clone();
@@ -121,7 +112,7 @@ fn main() {
             listener,
             handler,
             shutdown,
-            limits,
+            settings.server,
             None,
             Arc::new(Metrics::new()),
         )

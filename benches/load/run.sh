@@ -356,7 +356,8 @@ declare -A URL=(
     [floor]="http://127.0.0.1:$FLOOR_PORT$REQUEST_PATH"
 )
 TARGETS=(direct nginx stsgate)
-FLOOR_ARGS=(--listen "127.0.0.1:$FLOOR_PORT" --upstream "http://127.0.0.1:$UPSTREAM_PORT")
+# The floor reads stsgate's config: the same listener limits, upstream and timeouts.
+FLOOR_ARGS=(--listen "127.0.0.1:$FLOOR_PORT" --config "$F/stsgate.toml")
 if [[ $FLOOR == 1 ]]; then
     log "starting the transport floor (CPU $PROXY_CPU)"
     start floor "$PROXY_CPU" env RUST_LOG=warn "$FLOOR_BIN" "${FLOOR_ARGS[@]}"
