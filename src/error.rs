@@ -25,7 +25,7 @@ const RETRY_AFTER_SECONDS: &str = "5";
 /// The header the AWS SDKs read an error's exception name from.
 pub const ERROR_TYPE: &str = "x-amzn-errortype";
 /// The header the AWS SDKs read a request id from.
-pub const REQUEST_ID: &str = "x-amzn-requestid";
+pub const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-amzn-requestid");
 
 /// A random id for a response stsgate makes itself (UUID-shaped, like Chime's: 8-4-4-4-12 hex
 /// digits). Written digit by digit into a stack buffer: `format!` of five padded fields cost

@@ -1,10 +1,12 @@
 //! `x-amz-chime-bearer` names the AppInstanceUser a call acts as, and clients choose it. stsgate
 //! makes it the authenticated user's ARN: refusing (enforce) or overwriting (inject) any other.
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
-pub const BEARER_HEADER: &str = "x-amz-chime-bearer";
+/// A `HeaderName` constant rather than a `&str`: inserting by `&'static str` parses the name and
+/// copies it into a new allocation every time.
+pub const BEARER_HEADER: HeaderName = HeaderName::from_static("x-amz-chime-bearer");
 
 /// What to do with a client-supplied `x-amz-chime-bearer` that names someone else
 /// (`chime.bearer`).
@@ -24,21 +26,17 @@ pub enum BearerMode {
 #[error("x-amz-chime-bearer names another AppInstanceUser than the authenticated caller")]
 pub struct BearerMismatch;
 
-/// Leaves exactly one bearer header, equal to `user_arn`.
+/// Leaves exactly one bearer header, equal to `user_arn` (the caller's ARN as a header value).
 pub fn bind_bearer(
     headers: &mut HeaderMap,
-    user_arn: &str,
+    user_arn: &HeaderValue,
     mode: BearerMode,
 ) -> Result<(), BearerMismatch> {
-    let foreign = headers
-        .get_all(BEARER_HEADER)
-        .iter()
-        .any(|v| v.as_bytes() != user_arn.as_bytes());
+    let foreign = headers.get_all(BEARER_HEADER).iter().any(|v| v != user_arn);
     if foreign && mode == BearerMode::Enforce {
         return Err(BearerMismatch);
     }
-    let value = HeaderValue::from_str(user_arn).map_err(|_| BearerMismatch)?;
-    headers.insert(BEARER_HEADER, value);
+    headers.insert(BEARER_HEADER, user_arn.clone());
     Ok(())
 }
 
@@ -69,6 +67,10 @@ mod tests {
     const ME: &str = "arn:aws:chime:us-east-1:111122223333:app-instance/ai/user/alice";
     const OTHER: &str = "arn:aws:chime:us-east-1:111122223333:app-instance/ai/user/bob";
 
+    fn me() -> HeaderValue {
+        HeaderValue::from_static(ME)
+    }
+
     #[test]
     fn absent_or_equal_bearer_is_set() {
         for preset in [None, Some(ME)] {
@@ -76,7 +78,7 @@ mod tests {
             if let Some(v) = preset {
                 h.insert(BEARER_HEADER, v.parse().unwrap());
             }
-            bind_bearer(&mut h, ME, BearerMode::Enforce).unwrap();
+            bind_bearer(&mut h, &me(), BearerMode::Enforce).unwrap();
             assert_eq!(h.get_all(BEARER_HEADER).iter().collect::<Vec<_>>(), [ME]);
         }
     }
@@ -112,10 +114,10 @@ mod tests {
         h.append(BEARER_HEADER, ME.parse().unwrap());
         h.append(BEARER_HEADER, OTHER.parse().unwrap());
         assert_eq!(
-            bind_bearer(&mut h.clone(), ME, BearerMode::Enforce),
+            bind_bearer(&mut h.clone(), &me(), BearerMode::Enforce),
             Err(BearerMismatch)
         );
-        bind_bearer(&mut h, ME, BearerMode::Inject).unwrap();
+        bind_bearer(&mut h, &me(), BearerMode::Inject).unwrap();
         assert_eq!(h.get_all(BEARER_HEADER).iter().collect::<Vec<_>>(), [ME]);
     }
 }

@@ -49,7 +49,10 @@ impl Operation {
 
     /// The URI labels of a path this operation matched: `(label name, raw segment)`, e.g.
     /// `("channelArn", "arn%3Aaws%3A…")`.
-    pub fn labels<'p>(&self, raw_path: &'p str) -> Vec<(&'static str, &'p str)> {
+    pub fn labels<'p>(
+        &self,
+        raw_path: &'p str,
+    ) -> impl Iterator<Item = (&'static str, &'p str)> + use<'_, 'p> {
         let segments = raw_path.strip_prefix('/').unwrap_or(raw_path).split('/');
         self.route
             .segments
@@ -59,7 +62,6 @@ impl Operation {
                 Segment::Label(name) => Some((*name, raw)),
                 Segment::Literal(_) => None,
             })
-            .collect()
     }
 }
 

@@ -87,20 +87,8 @@ pub fn check_resources(
     query: Option<&str>,
     app_instance_arn: &str,
 ) -> Result<(), RequestError> {
-    let inside = |value: &str| {
-        value == app_instance_arn
-            || value
-                .strip_prefix(app_instance_arn)
-                .is_some_and(|rest| rest.starts_with('/'))
-    };
     for (label, raw) in op.labels(raw_path) {
-        if label == "messageId" {
-            continue;
-        }
-        let value = percent_decode_str(raw)
-            .decode_utf8()
-            .map_err(|_| RequestError::ForeignResource(label))?;
-        if !inside(&value) {
+        if label != "messageId" && !decodes_inside(raw, app_instance_arn) {
             return Err(RequestError::ForeignResource(label));
         }
     }
@@ -109,7 +97,7 @@ pub fn check_resources(
             key.as_ref(),
             "app-instance-arn" | "app-instance-user-arn" | "channel-flow-arn" | "arn"
         );
-        if names_arn && !inside(&value) {
+        if names_arn && !is_inside(&value, app_instance_arn) {
             let key = op
                 .query_params
                 .iter()
@@ -120,6 +108,30 @@ pub fn check_resources(
         }
     }
     Ok(())
+}
+
+/// `value` is the AppInstance's ARN or the ARN of something inside it (`{app}/…`).
+fn is_inside(value: &str, app_instance_arn: &str) -> bool {
+    value
+        .strip_prefix(app_instance_arn)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// [`is_inside`] for a percent-encoded label, decoded on the fly: a label is decoded on every
+/// call, and into a new string that would be an allocation or two (issue #14). A label that is
+/// not UTF-8 once decoded is not inside.
+fn decodes_inside(raw: &str, app_instance_arn: &str) -> bool {
+    let mut decoded = percent_decode_str(raw);
+    if !app_instance_arn.bytes().all(|b| decoded.next() == Some(b)) {
+        return false;
+    }
+    let rest = decoded;
+    match rest.clone().next() {
+        None => true,
+        Some(b'/') if rest.clone().all(|b| b.is_ascii()) => true,
+        Some(b'/') => std::str::from_utf8(&std::borrow::Cow::<[u8]>::from(rest)).is_ok(),
+        Some(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -224,6 +236,35 @@ mod tests {
             check_resources(list, "/channels", Some(&own_app), APP),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_label_is_inside_exactly_when_its_decoded_form_is() {
+        let enc = |s: &str| utf8_percent_encode(s, AWS_ENCODE).to_string();
+        for (decoded, inside) in [
+            (APP.to_owned(), true),
+            (format!("{APP}/channel/c1"), true),
+            (format!("{APP}/channel/caf\u{e9}"), true),
+            (format!("{APP}/"), true),
+            (format!("{APP}x"), false),
+            (format!("{APP}x/channel/c1"), false),
+            (APP[..APP.len() - 1].to_owned(), false),
+            (String::new(), false),
+            (
+                "arn:aws:chime:us-east-1:111122223333:app-instance/other".into(),
+                false,
+            ),
+        ] {
+            assert_eq!(decodes_inside(&enc(&decoded), APP), inside, "{decoded}");
+            assert_eq!(is_inside(&decoded, APP), inside, "{decoded}");
+        }
+        // Encoded or not, the same ARN; a label that is not UTF-8 once decoded is never inside.
+        assert!(decodes_inside(&format!("{APP}/channel/c1"), APP));
+        assert!(!decodes_inside(
+            &format!("{}%2Fchannel%2F%FF", enc(APP)),
+            APP
+        ));
+        assert!(!decodes_inside(&format!("{}%2F%C3", enc(APP)), APP));
     }
 
     #[test]

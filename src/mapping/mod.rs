@@ -21,6 +21,7 @@ use crate::config::StsMode;
 use crate::config::is_tag_char;
 use crate::config::settings::MappingSettings;
 use crate::identity::Principal;
+use http::HeaderValue;
 use std::collections::HashMap;
 use std::sync::Arc;
 use template::Context;
@@ -154,12 +155,19 @@ pub struct Mapped {
     pub spec: SessionSpec,
     pub provider: Arc<Provider>,
     pub identity_id: String,
+    /// `spec.user_arn` as a header value, built once per caller rather than once per request.
+    bearer: HeaderValue,
 }
 
 impl Mapped {
     /// `x-amz-chime-bearer` for this caller.
     pub fn user_arn(&self) -> &str {
         &self.spec.user_arn
+    }
+
+    /// [`Mapped::user_arn`] as the `x-amz-chime-bearer` value.
+    pub fn bearer(&self) -> &HeaderValue {
+        &self.bearer
     }
 }
 
@@ -258,6 +266,10 @@ impl Mapper {
             Some(t) => Some(source_identity(t, &cx)?),
             None => None,
         };
+        let user_arn: Arc<str> = app_instance_user_arn(&self.app_instance_arn, &user_id).into();
+        // Cannot fail: the user id was checked above and the AppInstance ARN by the config.
+        let bearer = HeaderValue::from_str(&user_arn)
+            .map_err(|_| MappingError::InvalidUserId(provider.user_id.to_string()))?;
         Ok(Mapped {
             spec: SessionSpec {
                 role_arn: chosen.role_arn,
@@ -268,11 +280,12 @@ impl Mapper {
                 policy_arns: shape.policy_arns.clone(),
                 transitive_tag_keys: shape.transitive_tag_keys.clone(),
                 source_identity,
-                user_arn: app_instance_user_arn(&self.app_instance_arn, &user_id).into(),
+                user_arn,
                 exchange: Exchange::AssumeRole,
             },
             provider: provider.clone(),
             identity_id,
+            bearer,
         })
     }
 

@@ -4,11 +4,11 @@
 //! operation, the status and error code, and stsgate's own time beside the upstream's.
 
 use crate::error::GatewayError;
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use std::time::Duration;
 
-/// The request id header, in and out.
-pub const REQUEST_ID: &str = "x-request-id";
+/// The request id header, in and out. A `HeaderName` so that inserting it allocates nothing.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The client's `x-request-id` when it is a sane id (1 to 128 visible ASCII characters), or a
 /// fresh one.

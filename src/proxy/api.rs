@@ -79,7 +79,7 @@ impl Gateway {
     ) -> Result<(), GatewayError> {
         match op.bearer {
             BearerRule::Required | BearerRule::Optional => {
-                bind_bearer(headers, mapped.user_arn(), self.policy.bearer_mode)?
+                bind_bearer(headers, mapped.bearer(), self.policy.bearer_mode)?
             }
             // Not part of this operation: never sign a bearer the caller chose.
             BearerRule::None => {

@@ -31,13 +31,18 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     // Collecting nothing allocates nothing: the common case costs one scan of the names.
     let mut doomed: Vec<HeaderName> = h.keys().filter(|n| is_hop_by_hop(n)).cloned().collect();
     if doomed.contains(&CONNECTION) {
-        doomed.extend(
-            h.get_all(CONNECTION)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok()),
-        );
+        // Only the names present: `Connection: keep-alive` names no header, and turning the
+        // token into a `HeaderName` would allocate.
+        let named: Vec<HeaderName> = h
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|n| h.contains_key(*n))
+            .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+            .collect();
+        doomed.extend(named);
     }
     for n in doomed {
         h.remove(n);
