@@ -12,11 +12,16 @@ use aws_sigv4::sign::v4;
 /// `let identity: Identity = credentials.into();`.
 pub use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
-use http::Request;
+use http::header::AUTHORIZATION;
+use http::{HeaderName, HeaderValue, Request};
 use std::time::{Duration, SystemTime};
 
 /// The messaging WebSocket's presigned URL is valid this long (what the Chime JS SDK uses).
 pub const CONNECT_PRESIGN_EXPIRES: Duration = Duration::from_secs(10);
+
+/// SHA-256 of the empty string, hex-encoded: the payload hash of a request without a body.
+const EMPTY_PAYLOAD_SHA256: &str =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// SigV4 service name for every Chime SDK API, messaging included.
 pub const SIGNING_NAME: &str = "chime";
@@ -87,20 +92,43 @@ impl Signer {
                 return Err(SignError(format!("header {name} is not visible ASCII")));
             }
             let headers = signed().map(|(n, v)| (n.as_str(), v.to_str().unwrap_or_default()));
-            let signable = SignableRequest::new(
-                req.method().as_str(),
-                uri_string(req.uri()),
-                headers,
-                SignableBody::Bytes(req.body()),
-            )
-            .map_err(|e| SignError(e.to_string()))?;
+            let body = match req.body().is_empty() {
+                // Most calls are bodiless GETs: their payload hash is a constant.
+                true => SignableBody::Precomputed(EMPTY_PAYLOAD_SHA256.to_owned()),
+                false => SignableBody::Bytes(req.body()),
+            };
+            let signable =
+                SignableRequest::new(req.method().as_str(), uri_string(req.uri()), headers, body)
+                    .map_err(|e| SignError(e.to_string()))?;
             let (instructions, _signature) = sign(signable, &params)
                 .map_err(|e| SignError(e.to_string()))?
                 .into_parts();
             instructions
         };
-        instructions.apply_to_request_http1x(req);
+        // What `apply_to_request_http1x` does for header signing, without its by-`&str` inserts
+        // (each parses the name and copies it into a new allocation) or its URI round trip.
+        let (headers, _no_query_params) = instructions.into_parts();
+        for header in headers {
+            let mut value = HeaderValue::from_str(header.value())
+                .map_err(|_| SignError(format!("aws-sigv4 made an invalid {}", header.name())))?;
+            value.set_sensitive(header.sensitive());
+            req.headers_mut()
+                .insert(signing_header_name(header.name()), value);
+        }
         Ok(())
+    }
+}
+
+const X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+const X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
+
+/// The header aws-sigv4 asks to set, as a constant for the ones it sets on every request.
+fn signing_header_name(name: &'static str) -> HeaderName {
+    match name {
+        "authorization" => AUTHORIZATION,
+        "x-amz-date" => X_AMZ_DATE,
+        "x-amz-security-token" => X_AMZ_SECURITY_TOKEN,
+        other => HeaderName::from_static(other),
     }
 }
 
@@ -172,6 +200,27 @@ impl Signer {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_header_aws_sigv4_sets_keeps_its_name() {
+        for name in [
+            "authorization",
+            "x-amz-date",
+            "x-amz-security-token",
+            "x-amz-content-sha256",
+        ] {
+            assert_eq!(super::signing_header_name(name).as_str(), name);
+        }
+    }
+
+    #[test]
+    fn the_empty_payload_hash_is_sha256_of_nothing() {
+        use sha2::Digest;
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(b"")),
+            super::EMPTY_PAYLOAD_SHA256
+        );
+    }
+
     #[test]
     fn the_uri_given_to_aws_sigv4_is_the_uri_sent() {
         for uri in [
