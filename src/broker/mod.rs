@@ -31,6 +31,7 @@ use crate::clock::SharedClock;
 pub use crate::config::settings::BrokerSettings;
 use crate::mapping::SessionSpec;
 use crate::metrics::{Eviction, Metrics, Outcome};
+use foldhash::fast::RandomState;
 use moka::future::Cache;
 use moka::notification::RemovalCause;
 use session::Session;
@@ -66,9 +67,9 @@ pub struct SessionBroker {
 }
 
 struct Inner {
-    sessions: Cache<SessionSpec, Arc<Session>>,
+    sessions: Cache<SessionSpec, Arc<Session>, RandomState>,
     /// Refusals, each with the time until which it stands.
-    refusals: Cache<SessionSpec, (StsError, SystemTime)>,
+    refusals: Cache<SessionSpec, (StsError, SystemTime), RandomState>,
     shaper: Shaper,
     sts: Arc<dyn StsClient>,
     metrics: Arc<Metrics>,
@@ -105,11 +106,11 @@ impl SessionBroker {
                 RemovalCause::Expired => evictions.inc(Eviction::Expired),
                 RemovalCause::Explicit | RemovalCause::Replaced => {}
             })
-            .build();
+            .build_with_hasher(RandomState::default());
         let refusals = Cache::builder()
             .max_capacity(settings.max_sessions)
             .time_to_live(settings.negative_ttl.max(Duration::from_secs(1)))
-            .build();
+            .build_with_hasher(RandomState::default());
         let shaper = Shaper::new(settings.max_concurrent_calls, settings.max_calls_per_second);
         SessionBroker {
             inner: Arc::new(Inner {

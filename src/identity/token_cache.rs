@@ -7,6 +7,7 @@
 
 use super::Principal;
 use crate::metrics::Metrics;
+use foldhash::fast::RandomState;
 use moka::future::Cache;
 use serde_json::Value;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use std::time::Duration;
 pub type TokenHash = [u8; 32];
 
 pub struct TokenCache {
-    entries: Option<Cache<TokenHash, Arc<Principal>>>,
+    entries: Option<Cache<TokenHash, Arc<Principal>, RandomState>>,
     metrics: Arc<Metrics>,
 }
 
@@ -31,7 +32,7 @@ impl TokenCache {
                     u32::try_from(estimated_bytes(p).max(floor)).unwrap_or(u32::MAX)
                 })
                 .expire_after(UntilInvalid)
-                .build()
+                .build_with_hasher(RandomState::default())
         });
         TokenCache { entries, metrics }
     }
