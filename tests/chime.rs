@@ -263,6 +263,13 @@ async fn the_websocket_bridge_presigns_relays_and_passes_closes_through() {
     // Frames relay both ways (the stand-in echoes), binary included.
     ws.send(Message::text("ping-by-text")).await.unwrap();
     assert_eq!(next_text(&mut ws).await, "ping-by-text");
+    // A message far larger than the bridge's read buffers (8 KiB a side) arrives whole both ways.
+    let large = "y".repeat(300 * 1024);
+    ws.send(Message::text(large.clone())).await.unwrap();
+    assert!(
+        next_text(&mut ws).await == large,
+        "the large message came back altered"
+    );
     ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
     loop {
         match ws.next().await.unwrap().unwrap() {

@@ -36,6 +36,10 @@ use tokio_tungstenite::{
 const PASSED_THROUGH: &[&str] = &["sessionId", "prefetch-on", "prefetch-sort-by"];
 /// Stop using a socket this long before its credentials expire (AWS closes it at expiry).
 const CREDENTIAL_SAFETY: Duration = Duration::from_secs(30);
+/// Each side's read buffer. tungstenite's default (128 KiB) is allocated up front for every
+/// socket and zero-filled again before every read; Chime's frames are a few KiB, and a larger
+/// message grows the buffer as it arrives (issue #14: see benches/ws_bridge.rs).
+pub(super) const READ_BUFFER_BYTES: usize = 8 * 1024;
 
 type UpstreamSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -117,6 +121,7 @@ impl Bridge {
 
     fn ws_config(&self) -> WebSocketConfig {
         WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER_BYTES)
             .max_message_size(Some(self.settings.max_message_bytes))
             .max_frame_size(Some(self.settings.max_message_bytes))
     }
