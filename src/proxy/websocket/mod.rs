@@ -39,7 +39,12 @@ const CREDENTIAL_SAFETY: Duration = Duration::from_secs(30);
 /// Each side's read buffer. tungstenite's default (128 KiB) is allocated up front for every
 /// socket and zero-filled again before every read; Chime's frames are a few KiB, and a larger
 /// message grows the buffer as it arrives (issue #14: see benches/ws_bridge.rs).
-pub(super) const READ_BUFFER_BYTES: usize = 8 * 1024;
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
+/// What every socket stsgate opens or accepts starts from, refusals included.
+pub(super) fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES)
+}
 
 type UpstreamSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -120,8 +125,7 @@ impl Bridge {
     }
 
     fn ws_config(&self) -> WebSocketConfig {
-        WebSocketConfig::default()
-            .read_buffer_size(READ_BUFFER_BYTES)
+        socket_config()
             .max_message_size(Some(self.settings.max_message_bytes))
             .max_frame_size(Some(self.settings.max_message_bytes))
     }

@@ -82,8 +82,7 @@ impl Upgrade {
 
     /// Completes the handshake, then closes with `code` and `reason`.
     pub fn refuse(self, code: u16, reason: &str) -> Response<ProxyBody> {
-        let config = WebSocketConfig::default().read_buffer_size(super::READ_BUFFER_BYTES);
-        let (resp, socket) = self.accept(config);
+        let (resp, socket) = self.accept(super::socket_config());
         // A close reason is at most 123 bytes.
         let reason: String = reason.chars().take(100).collect();
         tokio::spawn(async move {
