@@ -8,13 +8,13 @@
 mod common;
 
 use bytes::Bytes;
-use common::{env_or, full_run, ms, quantile};
+use common::{Run, env_or, full_run, ms, report};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use stsgate_standins::sigv4_check::ResigningCheck;
 use stsgate_standins::{AUDIENCE, StandIns};
 use tokio::net::TcpListener;
@@ -32,11 +32,6 @@ async fn echo_upstream() -> (String, watch::Sender<bool>) {
         rx,
     ));
     (format!("http://{addr}"), tx)
-}
-
-struct Run {
-    elapsed: Duration,
-    latencies: Vec<Duration>,
 }
 
 async fn drive(url: String, tokens: Arc<Vec<String>>, requests: usize, concurrency: usize) -> Run {
@@ -72,18 +67,6 @@ async fn drive(url: String, tokens: Arc<Vec<String>>, requests: usize, concurren
         elapsed: started.elapsed(),
         latencies,
     }
-}
-
-fn report(name: &str, run: &mut Run) -> (f64, Duration) {
-    let rps = run.latencies.len() as f64 / run.elapsed.as_secs_f64();
-    let p50 = quantile(&mut run.latencies, 0.5);
-    println!(
-        "{name:<9} {:>8.0} req/s  p50 {}  p99 {}",
-        rps,
-        ms(p50),
-        ms(quantile(&mut run.latencies, 0.99))
-    );
-    (rps, p50)
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -142,8 +125,8 @@ async fn main() {
         concurrency,
     )
     .await;
-    let (d_rps, d_p50) = report("direct", &mut direct);
-    let (p_rps, p_p50) = report("stsgate", &mut proxied);
+    let (d_rps, d_p50) = report("direct", "req", &mut direct);
+    let (p_rps, p_p50) = report("stsgate", "req", &mut proxied);
     println!(
         "ratio     throughput {:.2}x of direct, p50 latency {:.2}x of direct (+{} per request)",
         p_rps / d_rps,

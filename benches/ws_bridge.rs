@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{env_or, full_run, ms, quantile};
+use common::{Run, env_or, full_run, ms, report};
 use futures_util::{SinkExt, StreamExt};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -84,7 +84,8 @@ impl Target {
             }
             Target::Direct { host, identity } => {
                 let session = format!("bench-{i}");
-                let params = [("sessionId", session.as_str()), ("userArn", &user_arn(0))];
+                let user_arn = format!("{APP_INSTANCE_ARN}/user/{DIRECT_USER}");
+                let params = [("sessionId", session.as_str()), ("userArn", &user_arn)];
                 let query = Signer::new(REGION)
                     .presign_connect(host, &params, identity, SystemTime::now())
                     .unwrap();
@@ -100,9 +101,8 @@ impl Target {
     }
 }
 
-fn user_arn(i: usize) -> String {
-    format!("{APP_INSTANCE_ARN}/user/user{i}")
-}
+/// The one user of the direct baseline's sockets (its credential's user tag).
+const DIRECT_USER: &str = "user0";
 
 async fn next_text(ws: &mut Socket) -> String {
     loop {
@@ -120,11 +120,6 @@ async fn next_text(ws: &mut Socket) -> String {
 async fn close(mut ws: Socket) {
     ws.close(None).await.ok();
     while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {}
-}
-
-struct Run {
-    elapsed: Duration,
-    latencies: Vec<Duration>,
 }
 
 /// `count` sockets opened and closed one after another.
@@ -145,10 +140,7 @@ async fn connects(target: &Target, count: usize) -> Run {
 
 /// `sockets` sockets at once, each echoing `round_trips` frames of `frame` one at a time.
 async fn relay(target: &Target, sockets: usize, round_trips: usize, frame: Arc<str>) -> Run {
-    let mut open = Vec::with_capacity(sockets);
-    for i in 0..sockets {
-        open.push(target.open(i).await);
-    }
+    let open = open_many(target, sockets).await;
     let started = Instant::now();
     let workers: Vec<_> = open
         .into_iter()
@@ -185,19 +177,6 @@ async fn open_many(target: &Target, count: usize) -> Vec<Socket> {
         open.push(target.open(i).await);
     }
     open
-}
-
-/// Prints one line; returns (operations per second, p50).
-fn report(name: &str, unit: &str, run: &mut Run) -> (f64, Duration) {
-    let rate = run.latencies.len() as f64 / run.elapsed.as_secs_f64();
-    let p50 = quantile(&mut run.latencies, 0.5);
-    let p99 = quantile(&mut run.latencies, 0.99);
-    println!(
-        "{name:<22} {rate:>8.0} {unit}/s  p50 {}  p99 {}",
-        ms(p50),
-        ms(p99)
-    );
-    (rate, p50)
 }
 
 fn ratio(what: &str, direct: (f64, Duration), proxied: (f64, Duration)) {
@@ -242,7 +221,7 @@ async fn main() {
         IssuedCredential {
             secret: secret.into(),
             session_token: Some(token.into()),
-            tags: vec![(USER_ID_TAG.into(), "user0".into())],
+            tags: vec![(USER_ID_TAG.into(), DIRECT_USER.into())],
             expires_at: None,
         },
     );

@@ -1,4 +1,4 @@
-//! Shared by the benchmarks: quantiles, RSS, and the `--bench` switch (under `cargo test` the
+//! Shared by the benchmarks: timed runs and their report, quantiles, RSS, and the `--bench` switch (under `cargo test` the
 //! benchmarks run a tiny smoke version so they cannot rot).
 #![allow(dead_code)]
 
@@ -39,4 +39,23 @@ pub fn rss_bytes() -> u64 {
 
 pub fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+/// A timed run: its wall time and each operation's latency.
+pub struct Run {
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+}
+
+/// Prints one line (rate in `unit`s per second, p50, p99); returns (rate, p50).
+pub fn report(name: &str, unit: &str, run: &mut Run) -> (f64, Duration) {
+    let rate = run.latencies.len() as f64 / run.elapsed.as_secs_f64();
+    let p50 = quantile(&mut run.latencies, 0.5);
+    let p99 = quantile(&mut run.latencies, 0.99);
+    println!(
+        "{name:<16} {rate:>8.0} {unit}/s  p50 {}  p99 {}",
+        ms(p50),
+        ms(p99)
+    );
+    (rate, p50)
 }
