@@ -1,5 +1,5 @@
-//! Shared by the benchmarks: timed runs and their report, quantiles, RSS, and the `--bench` switch (under `cargo test` the
-//! benchmarks run a tiny smoke version so they cannot rot).
+//! Shared by the benchmarks: timed runs and their report, quantiles, RSS, and the `--bench`
+//! switch (under `cargo test` the benchmarks run a tiny smoke version so they cannot rot).
 #![allow(dead_code)]
 
 use std::time::Duration;
