@@ -68,6 +68,11 @@
 #                        accept loop and upstream pool with no stage between them, on CPU
 #                        PROXY_CPU like the proxies), the most a hyper/tokio stsgate can reach;
 #                        0 skips it (QUICK=1: 0)
+#   FLOOR_SHAPE=pool     pipe: the floor in a cheaper shape than stsgate's (one current-thread
+#                        runtime, each client connection with an upstream connection of its own
+#                        in the same task), the most any hyper/tokio proxy reaches here
+#   FLOOR_RUNTIME        multi or current: the floor's tokio runtime (default: multi for pool,
+#                        as stsgate's, current for pipe)
 #   QUICK=1              the short smoke run
 set -euo pipefail
 
@@ -80,6 +85,7 @@ if [[ $QUICK == 1 ]]; then
     INSTRUCTIONS=${INSTRUCTIONS:-0} FLOOR=${FLOOR:-0}
 fi
 FLOOR=${FLOOR:-1}
+FLOOR_SHAPE=${FLOOR_SHAPE:-pool}
 DURATION=${DURATION:-5s}
 WARMUP=${WARMUP:-3s}
 CONCURRENCY=${CONCURRENCY:-1 4 16 64 256}
@@ -121,6 +127,7 @@ seconds() {
         *) echo "$1" ;;
     esac
 }
+[[ $FLOOR_SHAPE == pool || $FLOOR_SHAPE == pipe ]] || die "FLOOR_SHAPE=$FLOOR_SHAPE: pool or pipe"
 for v in DURATION WARMUP; do
     [[ ${!v} =~ ^[0-9]+(ms|s|m|h)?$ ]] || die "$v=${!v}: use wrk's syntax (10s, 1m)"
 done
@@ -357,7 +364,8 @@ declare -A URL=(
 )
 TARGETS=(direct nginx stsgate)
 # The floor reads stsgate's config: the same listener limits, upstream and timeouts.
-FLOOR_ARGS=(--listen "127.0.0.1:$FLOOR_PORT" --config "$F/stsgate.toml")
+FLOOR_ARGS=(--listen "127.0.0.1:$FLOOR_PORT" --config "$F/stsgate.toml" --shape "$FLOOR_SHAPE"
+    ${FLOOR_RUNTIME:+--runtime "$FLOOR_RUNTIME"})
 if [[ $FLOOR == 1 ]]; then
     log "starting the transport floor (CPU $PROXY_CPU)"
     start floor "$PROXY_CPU" env RUST_LOG=warn "$FLOOR_BIN" "${FLOOR_ARGS[@]}"
@@ -704,6 +712,15 @@ PLOT=$RESULTS_DIR/$NAME.png
         echo "as it came, with no authentication, mapping, checks or signing. It is the most any proxy"
         echo "built on hyper and tokio this way reaches here, and shows how much of the gap to nginx is"
         echo "stsgate's stages and how much the transport under them."
+        if [[ $FLOOR_SHAPE == pipe ]]; then
+            echo
+            echo "In this run the floor had the **pipe** shape (\`FLOOR_SHAPE=pipe\`), cheaper than stsgate's:"
+            echo "one current-thread runtime, and each client connection with an upstream connection of its"
+            echo "own, both driven by one task (no pool, no task per upstream connection, no listener limits)."
+        fi
+        if [[ -n ${FLOOR_RUNTIME:-} ]]; then
+            echo "The floor's tokio runtime: **$FLOOR_RUNTIME** (\`FLOOR_RUNTIME\`)."
+        fi
     fi
     echo
     echo "Each step ran $DURATION, in $ROUNDS round(s): every target at one c, then the next c, then"
@@ -807,7 +824,11 @@ PLOT=$RESULTS_DIR/$NAME.png
     echo "| p99 at c=4 ≤ 1.5 × nginx's | $p99_4 × | $(verdict "$p99_4" '<=' 1.5) |"
     echo "| p50 added over direct ≤ 0.06 ms (c=4) | $added4 ms | $(verdict "$added4" '<=' 0.06) |"
     echo "| the same at c=64 | $added64 ms | $(verdict "$added64" '<=' 0.06) |"
-    echo "| RSS ≤ 60 MB with 1,000 distinct warm users | $rss_goal MiB ($RSS_USERS users) | $( ((RSS_USERS >= 1000)) && verdict "$rss_goal" '<=' 60 || echo "not measured (RSS_USERS=$RSS_USERS)") |"
+    if ((RSS_USERS > 0)); then
+        echo "| RSS ≤ 60 MB with 1,000 distinct warm users | $rss_goal MiB ($RSS_USERS users) | $( ((RSS_USERS >= 1000)) && verdict "$rss_goal" '<=' 60 || echo "not measured (RSS_USERS=$RSS_USERS)") |"
+    else
+        echo "| RSS ≤ 60 MB with 1,000 distinct warm users | | not measured (RSS_USERS=0) |"
+    fi
     echo
     echo "## Memory (stsgate's RSS)"
     echo
