@@ -335,6 +335,28 @@ async fn browsers_may_pass_the_token_in_the_query() {
 }
 
 #[tokio::test]
+async fn long_session_tokens_are_signed_and_presigned() {
+    // Real session tokens have no fixed size; 2 KiB is longer than most.
+    let h = Harness::start().await;
+    h.standins.sts.set_behaviour(StsBehaviour {
+        session_token_chars: Some(2048),
+        ..Default::default()
+    });
+    let r = h.call("alice", "GET", &messages_path(), "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let received = h.standins.chime.received();
+    let token = received[0].headers["x-amz-security-token"].len();
+    assert_eq!(
+        token, 2048,
+        "the Chime stand-in checked a 2 KiB token's signature"
+    );
+    // The same session presigns the messaging WebSocket, the token in its query.
+    let mut ws = open(&h, "", Some(&h.token("alice"))).await.unwrap();
+    assert!(next_text(&mut ws).await.contains("SESSION_ESTABLISHED"));
+    assert_eq!(h.standins.sts.calls().len(), 1);
+}
+
+#[tokio::test]
 async fn sockets_close_with_a_retryable_code_before_credentials_expire() {
     // Credentials live 32 s; the bridge stops 30 s before expiry, so after ~2 s.
     let h = Harness::start_with(|c| {

@@ -73,6 +73,9 @@
 #                        in the same task), the most any hyper/tokio proxy reaches here
 #   FLOOR_RUNTIME        multi or current: the floor's tokio runtime (default: multi for pool,
 #                        as stsgate's, current for pipe)
+#   SESSION_TOKEN_CHARS=1000   length of the session tokens the STS stand-in issues (stsgate
+#                        signs each request with one): real ones vary and run to a thousand
+#                        characters or more; runs before 2026-12-03-4 used 137
 #   QUICK=1              the short smoke run
 set -euo pipefail
 
@@ -86,6 +89,7 @@ if [[ $QUICK == 1 ]]; then
 fi
 FLOOR=${FLOOR:-1}
 FLOOR_SHAPE=${FLOOR_SHAPE:-pool}
+SESSION_TOKEN_CHARS=${SESSION_TOKEN_CHARS:-1000}
 DURATION=${DURATION:-5s}
 WARMUP=${WARMUP:-3s}
 CONCURRENCY=${CONCURRENCY:-1 4 16 64 256}
@@ -128,6 +132,7 @@ seconds() {
     esac
 }
 [[ $FLOOR_SHAPE == pool || $FLOOR_SHAPE == pipe ]] || die "FLOOR_SHAPE=$FLOOR_SHAPE: pool or pipe"
+[[ $SESSION_TOKEN_CHARS =~ ^[0-9]+$ ]] || die "SESSION_TOKEN_CHARS must be a number"
 for v in DURATION WARMUP; do
     [[ ${!v} =~ ^[0-9]+(ms|s|m|h)?$ ]] || die "$v=${!v}: use wrk's syntax (10s, 1m)"
 done
@@ -333,7 +338,8 @@ TOKEN_COUNT=$((RSS_USERS > USERS ? RSS_USERS : USERS))
 log "starting the fixture (IdP and STS stand-ins, $TOKEN_COUNT tokens; CPU $LOAD_CPU)"
 F=$RUN/fixture
 start fixture "$LOAD_CPU" "$FIXTURE" --dir "$F" --upstream "http://127.0.0.1:$UPSTREAM_PORT" \
-    --users "$TOKEN_COUNT" --listen "127.0.0.1:$STSGATE_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT"
+    --users "$TOKEN_COUNT" --listen "127.0.0.1:$STSGATE_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
+    --session-token-chars "$SESSION_TOKEN_CHARS"
 FIXTURE_PID=$!
 wait_for "the fixture" "$FIXTURE_PID" 120 test -e "$F/ready"
 cat "$RUN/fixture.out" >&2
@@ -704,7 +710,8 @@ PLOT=$RESULTS_DIR/$NAME.png
     echo "\`Authorization: Bearer\` tokens in turn; the same requests go to every target. Every user's token"
     echo "was validated and STS session made in the warm-up ($USERS AssumeRole calls, none afterwards), so"
     echo "through stsgate each request is the warm path: token cache hit, session cache hit, SigV4 signing,"
-    echo "forwarding. Every answer was 2xx (the script fails otherwise)."
+    echo "forwarding. Every answer was 2xx (the script fails otherwise). The STS stand-in's session tokens,"
+    echo "which stsgate signs every request with, were $SESSION_TOKEN_CHARS characters long (\`SESSION_TOKEN_CHARS\`)."
     if [[ $FLOOR == 1 ]]; then
         echo
         echo "A fourth target, **floor**, is stsgate's transport alone (\`examples/transport_floor.rs\`):"

@@ -55,7 +55,15 @@ pub struct StsBehaviour {
     pub fail: Option<(u16, &'static str)>,
     /// Lifetime of issued credentials instead of `DurationSeconds`.
     pub lifetime: Option<Duration>,
+    /// Length of issued session tokens, instead of [`SHORT_SESSION_TOKEN_CHARS`]. Real ones are
+    /// not fixed in size (AWS says to assume no maximum) and run to a thousand characters or more
+    /// with session tags; signing copies and hashes the token on every request.
+    pub session_token_chars: Option<usize>,
 }
+
+/// The default length of an issued session token: short, so that tests read easily.
+pub const SHORT_SESSION_TOKEN_CHARS: usize = 137;
+const SESSION_TOKEN_PREFIX: &str = "IQoJb3JpZ2luX2VjE";
 
 struct State {
     base_access_key_id: String,
@@ -221,7 +229,13 @@ fn issue(state: &State, behaviour: &StsBehaviour, call: AssumeRoleCall) -> Respo
     let expires_at = SystemTime::now() + lifetime;
     let access_key_id = random_token("ASIA", 16);
     let secret = random_token("", 40);
-    let token = random_token("IQoJb3JpZ2luX2VjE", 120);
+    let chars = behaviour
+        .session_token_chars
+        .unwrap_or(SHORT_SESSION_TOKEN_CHARS);
+    let token = random_token(
+        SESSION_TOKEN_PREFIX,
+        chars.saturating_sub(SESSION_TOKEN_PREFIX.len()),
+    );
     state.store.insert(
         access_key_id.clone(),
         IssuedCredential {

@@ -5,7 +5,12 @@
 //! ```text
 //! stsgate-bench-fixture --dir DIR --upstream http://127.0.0.1:PORT \
 //!     [--users 50] [--listen 127.0.0.1:8080] [--admin-listen 127.0.0.1:9090]
+//!     [--session-token-chars N]
 //! ```
+//!
+//! `--session-token-chars` sets the length of the session tokens the STS stand-in issues (its
+//! default is a short 137): real ones vary and run to a thousand characters or more, and SigV4
+//! copies and hashes the token on every request.
 //!
 //! It writes, each file atomically, `ready` last:
 //! - `stsgate.toml`: the stand-ins' config ([`StandIns::config_toml`]) with `upstream.endpoint`
@@ -31,6 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use stsgate_standins::idp::RSA_KID;
 use stsgate_standins::sigv4_check::ResigningCheck;
+use stsgate_standins::sts::StsBehaviour;
 use stsgate_standins::{AUDIENCE, StandIns, demo_channel_arn, encode_label};
 
 /// How long the tokens stay valid: far longer than any benchmark run.
@@ -42,6 +48,7 @@ struct Args {
     users: usize,
     listen: SocketAddr,
     admin_listen: SocketAddr,
+    session_token_chars: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -50,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
     let mut users = 50;
     let mut listen: SocketAddr = "127.0.0.1:8080".parse().expect("literal address");
     let mut admin_listen: SocketAddr = "127.0.0.1:9090".parse().expect("literal address");
+    let mut session_token_chars = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -74,6 +82,13 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("--admin-listen: {e}"))?
             }
+            "--session-token-chars" => {
+                session_token_chars = Some(
+                    value()?
+                        .parse()
+                        .map_err(|e| format!("--session-token-chars: {e}"))?,
+                )
+            }
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
@@ -83,6 +98,7 @@ fn parse_args() -> Result<Args, String> {
         users,
         listen,
         admin_listen,
+        session_token_chars,
     })
 }
 
@@ -131,6 +147,10 @@ async fn run(args: Args) -> Result<(), String> {
     let standins = StandIns::start(Arc::new(ResigningCheck))
         .await
         .map_err(io("starting the stand-ins"))?;
+    standins.sts.set_behaviour(StsBehaviour {
+        session_token_chars: args.session_token_chars,
+        ..Default::default()
+    });
     let key = &standins.base_credentials;
     let files = [
         ("stsgate.toml", stsgate_config(&standins, &args)?),
