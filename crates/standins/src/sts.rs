@@ -232,10 +232,12 @@ fn issue(state: &State, behaviour: &StsBehaviour, call: AssumeRoleCall) -> Respo
     let chars = behaviour
         .session_token_chars
         .unwrap_or(SHORT_SESSION_TOKEN_CHARS);
-    let token = random_token(
+    let mut token = random_token(
         SESSION_TOKEN_PREFIX,
         chars.saturating_sub(SESSION_TOKEN_PREFIX.len()),
     );
+    // Shorter than the prefix: still exactly `chars` long.
+    token.truncate(chars);
     state.store.insert(
         access_key_id.clone(),
         IssuedCredential {
