@@ -28,7 +28,7 @@
 #     the round with the median req/s, and the spread is shown);
 #  6. records req/s and exact p50/p90/p99/p99.9 (wrk's histogram, from the Lua done() hook, with
 #     wrk's coordinated-omission correction taken back out: see wrk.lua), and stsgate's RSS under
-#     load (VmRSS sampled from /proc, peak VmHWM); then, with RSS_USERS distinct warm users,
+#     load (the kernel's exact peak, VmHWM, reset before each step); then, with RSS_USERS distinct warm users,
 #     stsgate's memory; with PROFILE=1 a perf profile of stsgate at c=64, by stage and symbol;
 #     and with INSTRUCTIONS=1 each proxy's user-space instructions per request under callgrind
 #     (stsgate, COMPARE_BIN if given, nginx), the one figure this VM's noise does not move;
@@ -458,19 +458,23 @@ drive() {
     r=$result
 }
 
-# sample_rss PID OUT: VmRSS (kB) every 0.2 s into OUT until killed; on the load CPU.
-sample_rss() {
-    taskset -c "$LOAD_CPU" bash -c \
-        'while :; do awk '\''$1 == "VmRSS:" { print $2 }'\'' /proc/'"$1"'/status || exit; sleep 0.2; done' \
-        >"$2" 2>/dev/null &
-    SAMPLER_PID=$!
-    PIDS+=("$SAMPLER_PID")
+# RSS peaks without watching the process: `reset_peak PID` sets the kernel's high-water mark
+# (VmHWM) back to the current RSS (clear_refs 5), so VmHWM read after a step is that step's exact
+# peak. (A sampler that read VmRSS every 0.2 s forked awk and sleep on the load CPU during every
+# stsgate step and no other target's, and gave stsgate alone a p99.9 of about 1 ms at c=1.)
+# PEAK_KB keeps the process's peak over all steps, which the resets would otherwise lose.
+PEAK_KB=0
+reset_peak() {
+    note_peak "$1" >/dev/null
+    echo 5 >"/proc/$1/clear_refs" || die "cannot reset the RSS peak of pid $1 (/proc/$1/clear_refs)"
 }
-stop_sampler() {
-    kill "$SAMPLER_PID" 2>/dev/null || true
-    wait "$SAMPLER_PID" 2>/dev/null || true
+# note_peak PID: prints VmHWM (kB), the peak since the last reset_peak, and adds it to PEAK_KB.
+note_peak() {
+    local kb
+    kb=$(rss_kb "$1" VmHWM)
+    ((kb > PEAK_KB)) && PEAK_KB=$kb
+    echo "$kb"
 }
-max_of() { sort -n "$1" | tail -n1; }
 
 log "warming up ($WARMUP each; $USERS users)"
 for t in "${TARGETS[@]}"; do drive "$t" 16 "$WARMUP" "$USERS" "$RUN/warmup-$t.txt"; done
@@ -489,7 +493,7 @@ for round in $(seq "$ROUNDS"); do
         for t in "${TARGETS[@]}"; do
             rss=-
             out=$RUN/wrk-$t-c$c-round$round.txt
-            if [[ $t == stsgate ]]; then sample_rss "$STSGATE_PID" "$out.rss"; fi
+            if [[ $t == stsgate ]]; then reset_peak "$STSGATE_PID"; fi
             ticks=$(proxy_ticks "$t")
             drive "$t" "$c" "$DURATION" "$USERS" "$out"
             # CPU per request on the proxy's core: unlike req/s, it hardly moves when this VM's
@@ -501,7 +505,7 @@ for round in $(seq "$ROUNDS"); do
                         k = 1e6 / hz / n; u = (y[1] - x[1]) * k; s = (y[2] - x[2]) * k
                         printf "%.1f %.1f %.1f\n", u + s, u, s }')
             fi
-            if [[ $t == stsgate ]]; then stop_sampler; rss=$(max_of "$out.rss"); fi
+            if [[ $t == stsgate ]]; then note_peak "$STSGATE_PID" >"$out.rss"; rss=$(<"$out.rss"); fi
             row=("$round" "$t" "$c")
             for f in rps p50_us p90_us p99_us p999_us max_us requests; do row+=("$(field "$r" $f)"); done
             row+=("$rss" "$(field "$r" mean_us)" "$(field "$r" wrk_p99_us)" "${cpu[@]}")
@@ -529,7 +533,8 @@ done
     done
 } >"$RESULTS"
 expect_sts_calls "$USERS" "after the sweep (the measured runs must not call STS)"
-RSS_SWEEP_HWM=$(rss_kb "$STSGATE_PID" VmHWM)
+note_peak "$STSGATE_PID" >/dev/null
+RSS_SWEEP_HWM=$PEAK_KB
 RSS_SWEEP_END=$(rss_kb "$STSGATE_PID" VmRSS)
 
 # --- the profile: a separate c=64 run under perf (its numbers are not in the tables) ------------
@@ -576,14 +581,15 @@ if ((RSS_USERS > 0)); then
         [[ $(sts_calls) -lt $TOKEN_COUNT ]] || break
     done
     expect_sts_calls "$TOKEN_COUNT" "after warming $RSS_USERS users"
-    sample_rss "$STSGATE_PID" "$RUN/rss-users.txt"
+    reset_peak "$STSGATE_PID"
     drive stsgate 64 "$DURATION" "$RSS_USERS" "$RUN/wrk-stsgate-c64-$RSS_USERS-users.txt"
-    stop_sampler
+    note_peak "$STSGATE_PID" >"$RUN/rss-users.txt"
     expect_sts_calls "$TOKEN_COUNT" "after the memory run"
     RSS_MEM_RPS=$(field "$r" rps)
-    RSS_MEM_MAX=$(max_of "$RUN/rss-users.txt")
+    RSS_MEM_MAX=$(<"$RUN/rss-users.txt")
     RSS_MEM_END=$(rss_kb "$STSGATE_PID" VmRSS)
-    RSS_MEM_HWM=$(rss_kb "$STSGATE_PID" VmHWM)
+    note_peak "$STSGATE_PID" >/dev/null
+    RSS_MEM_HWM=$PEAK_KB
 fi
 
 # --- user-space instructions per request (callgrind): a count this VM's noise does not move -----
@@ -842,11 +848,11 @@ PLOT=$RESULTS_DIR/$NAME.png
     echo "| when | MiB |"
     echo "|---|---:|"
     echo "| warm, idle, $USERS users | $(mib "$RSS_IDLE") |"
-    echo "| peak VmRSS during the sweep, per step | see the stsgate table |"
+    echo "| peak RSS during the sweep, per step (VmHWM, reset before each step) | see the stsgate table |"
     echo "| after the sweep: VmRSS / VmHWM (the process's peak) | $(mib "$RSS_SWEEP_END") / $(mib "$RSS_SWEEP_HWM") |"
     if ((RSS_USERS > 0)); then
-        echo "| $RSS_USERS distinct warm users, c=64 for $DURATION ($(calc 'printf "%.0f", r' r="$RSS_MEM_RPS") req/s): peak VmRSS sampled every 0.2 s | $(mib "$RSS_MEM_MAX") |"
-        echo "| then: VmRSS / VmHWM | $(mib "$RSS_MEM_END") / $(mib "$RSS_MEM_HWM") |"
+        echo "| $RSS_USERS distinct warm users, c=64 for $DURATION ($(calc 'printf "%.0f", r' r="$RSS_MEM_RPS") req/s): peak RSS (VmHWM, reset before the step) | $(mib "$RSS_MEM_MAX") |"
+        echo "| then: VmRSS / VmHWM (the process's peak) | $(mib "$RSS_MEM_END") / $(mib "$RSS_MEM_HWM") |"
     fi
     echo
     echo "## User-space instructions per request (callgrind)"
