@@ -19,7 +19,9 @@ BEGIN {
     pattern[4] = "access_log|prometheus::|tracing_subscriber::|tracing_core::"
     pattern[5] = "proxy::route|chime::operations|chime::request|proxy::inbound|proxy::headers|stsgate::arn"
     pattern[6] = "Gateway::identify|token_cache|identity::Authenticator|stsgate_front_door"
-    pattern[7] = "hyper_util::client|hyper::client|stsgate::http_client|proxy::forward"
+    # The pool's connection tasks run hyper's client-side dispatcher (hyper::proto frames): they
+    # are the upstream client, not the client side.
+    pattern[7] = "hyper_util::client|hyper::client|stsgate::http_client|proxy::forward|proxy::upstream_pool"
     pattern[8] = "hyper::proto|hyper::server|hyper_util::server|proxy::server"
     pattern[9] = "stsgate::"
     pattern[10] = "tokio::|mio::"
