@@ -818,14 +818,15 @@ PLOT=$RESULTS_DIR/$NAME.png
         echo
         echo "### stsgate against its transport floor"
         echo
-        echo "| c | floor req/s | floor / nginx req/s | stsgate / floor req/s | CPU µs per request: floor (user + system) | stsgate / floor user CPU |"
-        echo "|---:|---:|---:|---:|---:|---:|"
+        echo "| c | floor req/s | floor / nginx req/s | stsgate / floor req/s | CPU µs per request: floor (user + system) | stsgate / floor user CPU | stages: stsgate's user CPU over the floor's, µs per request |"
+        echo "|---:|---:|---:|---:|---:|---:|---:|"
         for c in $CONCURRENCY; do
             echo "| $c | $(calc 'printf "%.0f", f' f="$(val floor "$c" rps)") |" \
                 "$(calc 'printf "%.2f", f / n' f="$(val floor "$c" rps)" n="$(val nginx "$c" rps)") |" \
                 "$(calc 'printf "%.2f", s / f' s="$(val stsgate "$c" rps)" f="$(val floor "$c" rps)") |" \
                 "$(val floor "$c" cpu_us) ($(val floor "$c" cpu_user_us) + $(val floor "$c" cpu_sys_us)) |" \
-                "$(calc 'printf "%.2f", s / f' s="$(val stsgate "$c" cpu_user_us)" f="$(val floor "$c" cpu_user_us)") |"
+                "$(calc 'printf "%.2f", s / f' s="$(val stsgate "$c" cpu_user_us)" f="$(val floor "$c" cpu_user_us)") |" \
+                "$(calc 'printf "%.1f", s - f' s="$(val stsgate "$c" cpu_user_us)" f="$(val floor "$c" cpu_user_us)") |"
         done
     fi
     echo
