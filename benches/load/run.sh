@@ -28,10 +28,11 @@
 #     the round with the median req/s, and the spread is shown);
 #  6. records req/s and exact p50/p90/p99/p99.9 (wrk's histogram, from the Lua done() hook, with
 #     wrk's coordinated-omission correction taken back out: see wrk.lua), and stsgate's RSS under
-#     load (the kernel's exact peak, VmHWM, reset before each step); then, with RSS_USERS distinct warm users,
-#     stsgate's memory; with PROFILE=1 a perf profile of stsgate at c=64, by stage and symbol;
-#     and with INSTRUCTIONS=1 each proxy's user-space instructions per request under callgrind
-#     (stsgate, COMPARE_BIN if given, nginx), the one figure this VM's noise does not move;
+#     load (the kernel's exact peak, VmHWM, reset before each step); then, with RSS_USERS
+#     distinct warm users, stsgate's memory; with PROFILE=1 a perf profile of stsgate at c=64,
+#     by stage and symbol; and with INSTRUCTIONS=1 each proxy's user-space instructions per
+#     request under callgrind (stsgate, COMPARE_BIN if given, nginx), the one figure this VM's
+#     noise does not move;
 #  7. writes RESULTS_DIR/<YYYY-MM-DD>.md (-2, -3 … for later runs that day: tables, ratios,
 #     issue #14's goals, machine, versions,
 #     pinning) and RESULTS_DIR/<YYYY-MM-DD>.png (p50 and p99 against throughput, log scale);
