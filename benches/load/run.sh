@@ -466,15 +466,14 @@ drive() {
 # PEAK_KB keeps the process's peak over all steps, which the resets would otherwise lose.
 PEAK_KB=0
 reset_peak() {
-    note_peak "$1" >/dev/null
+    note_peak "$1"
     echo 5 >"/proc/$1/clear_refs" || die "cannot reset the RSS peak of pid $1 (/proc/$1/clear_refs)"
 }
-# note_peak PID: prints VmHWM (kB), the peak since the last reset_peak, and adds it to PEAK_KB.
+# note_peak PID: STEP_PEAK_KB becomes VmHWM (kB), the peak since the last reset_peak, and
+# PEAK_KB the larger of the two.
 note_peak() {
-    local kb
-    kb=$(rss_kb "$1" VmHWM)
-    ((kb > PEAK_KB)) && PEAK_KB=$kb
-    echo "$kb"
+    STEP_PEAK_KB=$(rss_kb "$1" VmHWM)
+    if ((STEP_PEAK_KB > PEAK_KB)); then PEAK_KB=$STEP_PEAK_KB; fi
 }
 
 log "warming up ($WARMUP each; $USERS users)"
@@ -506,7 +505,7 @@ for round in $(seq "$ROUNDS"); do
                         k = 1e6 / hz / n; u = (y[1] - x[1]) * k; s = (y[2] - x[2]) * k
                         printf "%.1f %.1f %.1f\n", u + s, u, s }')
             fi
-            if [[ $t == stsgate ]]; then note_peak "$STSGATE_PID" >"$out.rss"; rss=$(<"$out.rss"); fi
+            if [[ $t == stsgate ]]; then note_peak "$STSGATE_PID"; rss=$STEP_PEAK_KB; fi
             row=("$round" "$t" "$c")
             for f in rps p50_us p90_us p99_us p999_us max_us requests; do row+=("$(field "$r" $f)"); done
             row+=("$rss" "$(field "$r" mean_us)" "$(field "$r" wrk_p99_us)" "${cpu[@]}")
@@ -534,7 +533,7 @@ done
     done
 } >"$RESULTS"
 expect_sts_calls "$USERS" "after the sweep (the measured runs must not call STS)"
-note_peak "$STSGATE_PID" >/dev/null
+note_peak "$STSGATE_PID"
 RSS_SWEEP_HWM=$PEAK_KB
 RSS_SWEEP_END=$(rss_kb "$STSGATE_PID" VmRSS)
 
@@ -584,12 +583,12 @@ if ((RSS_USERS > 0)); then
     expect_sts_calls "$TOKEN_COUNT" "after warming $RSS_USERS users"
     reset_peak "$STSGATE_PID"
     drive stsgate 64 "$DURATION" "$RSS_USERS" "$RUN/wrk-stsgate-c64-$RSS_USERS-users.txt"
-    note_peak "$STSGATE_PID" >"$RUN/rss-users.txt"
+    note_peak "$STSGATE_PID"
+    RSS_MEM_MAX=$STEP_PEAK_KB
     expect_sts_calls "$TOKEN_COUNT" "after the memory run"
     RSS_MEM_RPS=$(field "$r" rps)
-    RSS_MEM_MAX=$(<"$RUN/rss-users.txt")
     RSS_MEM_END=$(rss_kb "$STSGATE_PID" VmRSS)
-    note_peak "$STSGATE_PID" >/dev/null
+    note_peak "$STSGATE_PID"
     RSS_MEM_HWM=$PEAK_KB
 fi
 
