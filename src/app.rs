@@ -108,7 +108,8 @@ pub async fn start(settings: Settings, overrides: Overrides) -> Result<Running, 
         parts.readiness.clone(),
         parts.broker,
     ));
-    tracing::info!(%proxy_addr, %admin_addr, "stsgate listening");
+    let worker_threads = tokio::runtime::Handle::current().metrics().num_workers();
+    tracing::info!(%proxy_addr, %admin_addr, worker_threads, "stsgate listening");
     Ok(Running {
         proxy_addr,
         admin_addr,

@@ -89,61 +89,73 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Run) {
-            #[cfg(feature = "demo")]
-            Command::Demo {
-                listen,
-                admin_listen,
-                page_listen,
-            } => report(
-                demo::run(demo::Listeners {
-                    proxy: listen,
-                    admin: admin_listen,
-                    page: page_listen,
-                })
-                .await,
-            ),
-            Command::Run => match load(cli.config, cli.set) {
-                Ok((settings, layered)) => {
-                    for name in &layered.unknown_env {
-                        tracing::warn!(variable = %name, "names no config key; ignored");
-                    }
-                    report(run(settings).await)
+    match cli.command.unwrap_or(Command::Run) {
+        // The proxy's runtime is sized by its configuration (`worker_threads`), so that comes first.
+        Command::Run => match load(cli.config, cli.set) {
+            Ok((settings, layered)) => {
+                for name in &layered.unknown_env {
+                    tracing::warn!(variable = %name, "names no config key; ignored");
                 }
-                Err(code) => code,
-            },
-            Command::Explain {
-                token,
-                saml_file,
-                no_verify,
-                json,
-            } => match load(cli.config, cli.set) {
-                Ok((settings, _)) => {
-                    let r = explain::Request {
-                        token,
-                        saml_file,
-                        no_verify,
-                        json,
-                    };
-                    explain::run(settings, r).await
-                }
-                Err(code) => code,
-            },
-            Command::Check => match load(cli.config, cli.set) {
-                Ok((_, layered)) => {
-                    print!("{}", stsgate::config::layers::describe(&layered));
-                    println!("configuration is valid");
-                    ExitCode::SUCCESS
-                }
-                Err(code) => code,
-            },
-        }
-    })
+                report(runtime(Some(settings.server.worker_threads)).block_on(run(settings)))
+            }
+            Err(code) => code,
+        },
+        command => runtime(None).block_on(tool(command, cli.config, cli.set)),
+    }
+}
+
+/// tokio's multi-threaded runtime; `None`: one worker per CPU this process may use.
+fn runtime(worker_threads: Option<usize>) -> tokio::runtime::Runtime {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = worker_threads {
+        builder.worker_threads(n);
+    }
+    builder.enable_all().build().expect("tokio runtime")
+}
+
+/// Every command but `run`.
+async fn tool(command: Command, config: Option<PathBuf>, set: Vec<String>) -> ExitCode {
+    match command {
+        Command::Run => unreachable!("`run` builds its own runtime"),
+        #[cfg(feature = "demo")]
+        Command::Demo {
+            listen,
+            admin_listen,
+            page_listen,
+        } => report(
+            demo::run(demo::Listeners {
+                proxy: listen,
+                admin: admin_listen,
+                page: page_listen,
+            })
+            .await,
+        ),
+        Command::Explain {
+            token,
+            saml_file,
+            no_verify,
+            json,
+        } => match load(config, set) {
+            Ok((settings, _)) => {
+                let r = explain::Request {
+                    token,
+                    saml_file,
+                    no_verify,
+                    json,
+                };
+                explain::run(settings, r).await
+            }
+            Err(code) => code,
+        },
+        Command::Check => match load(config, set) {
+            Ok((_, layered)) => {
+                print!("{}", stsgate::config::layers::describe(&layered));
+                println!("configuration is valid");
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+    }
 }
 
 type Loaded = (stsgate::config::Settings, stsgate::config::layers::Layered);

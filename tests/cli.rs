@@ -239,6 +239,39 @@ fn terminate(child: &mut Child) {
     assert!(status.success(), "stsgate exited with {status}");
 }
 
+/// The runtime's size as `stsgate run` logs it: `worker_threads` when set (the manifests pass the
+/// pod's CPU request that way), otherwise the CPUs the process may use, here one by `taskset`.
+#[tokio::test]
+async fn worker_threads_come_from_the_config_or_else_the_cpus_allowed() {
+    let standins = StandIns::start(Arc::new(crate::support::sigv4::IndependentCheck))
+        .await
+        .unwrap();
+    let any = crate::support::any_port;
+    let f = write_config(&standins.config_toml(any(), any()));
+    let logged = |set: Option<&str>| {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0", env!("CARGO_BIN_EXE_stsgate")])
+            .args(["--log-format", "json", "--config"])
+            .arg(f.path())
+            .env_remove("STSGATE_CONFIG")
+            .env_remove("RUST_LOG")
+            .env_remove("STSGATE_WORKER_THREADS")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null());
+        if let Some(n) = set {
+            c.env("STSGATE_WORKER_THREADS", n);
+        }
+        let mut child = c.spawn().unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let line = read_until(&mut err, "stsgate listening", &mut String::new());
+        terminate(&mut child);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        v["fields"]["worker_threads"].as_u64()
+    };
+    assert_eq!(logged(None), Some(1));
+    assert_eq!(logged(Some("3")), Some(3));
+}
+
 async fn http(method: &str, url: &str, headers: &[(String, String)], body: &str) -> (u16, String) {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut req = http::Request::builder().method(method).uri(url);

@@ -58,6 +58,10 @@ pub struct Config {
     /// Client connections open at once; beyond it new connections are closed at once.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// tokio worker threads, which are also the SAML signature-check slots. 0: one per CPU this
+    /// process may use (its CPU affinity and cgroup CPU quota), not one per CPU of the node.
+    #[serde(default)]
+    pub worker_threads: usize,
     /// Longest an assertion waits for a signature-check slot before 503 `overloaded`.
     #[serde(default = "default_saml_queue_timeout")]
     pub saml_queue_timeout_seconds: u64,

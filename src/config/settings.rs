@@ -79,6 +79,8 @@ pub struct ServerSettings {
     pub max_head_buffer: usize,
     /// How long in-flight requests may finish once shutdown begins.
     pub shutdown_grace: Duration,
+    /// tokio worker threads for `stsgate run`, resolved (never 0).
+    pub worker_threads: usize,
     /// TLS on the proxy listener (and the admin listener, when `tls.admin`).
     pub tls: Option<TlsSettings>,
 }
@@ -95,6 +97,8 @@ pub struct IdentitySettings {
     pub token_cache_max_entries: u64,
     pub token_cache_max_bytes: u64,
     pub saml_queue_timeout: Duration,
+    /// Assertions whose signatures are checked at once (one per worker thread).
+    pub saml_check_slots: usize,
 }
 
 /// One OIDC issuer.

@@ -161,9 +161,7 @@ impl Authenticator {
             saml_header: s.saml_header.clone(),
             max_token_bytes: s.max_token_bytes,
             max_saml_bytes: s.max_saml_bytes,
-            saml_permits: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(1, |n| n.get()),
-            ),
+            saml_permits: tokio::sync::Semaphore::new(s.saml_check_slots),
             saml_queue_timeout: s.saml_queue_timeout,
             cache: TokenCache::new(s.token_cache_max_entries, s.token_cache_max_bytes, metrics),
             clock,

@@ -67,6 +67,7 @@ pub fn validate(c: &Config) -> Result<Settings, Vec<String>> {
         token_cache_max_entries: c.token_cache_max_entries,
         token_cache_max_bytes: c.token_cache_max_bytes,
         saml_queue_timeout: std::time::Duration::from_secs(c.saml_queue_timeout_seconds),
+        saml_check_slots: server.worker_threads,
     };
     if c.issuers.is_empty() && c.saml_idps.is_empty() {
         p.bad(

@@ -21,7 +21,25 @@ pub(super) fn server(c: &Config, p: &mut Problems) -> ServerSettings {
         // hyper needs at least 8 KiB; headers between the two limits get stsgate's JSON 431.
         max_head_buffer: (c.max_header_bytes * 2).max(16 * 1024),
         shutdown_grace: Duration::from_secs(c.shutdown_grace_seconds),
+        worker_threads: worker_threads(c, p),
         tls: super::clients::tls(c, p),
+    }
+}
+
+/// Above this, `worker_threads` is a typo, not a machine: each thread holds a stack and a share of
+/// the runtime's queues.
+const MAX_WORKER_THREADS: usize = 1024;
+
+/// `worker_threads`, with 0 resolved to the CPUs this process may use. The standard library reads
+/// the CPU affinity and the cgroup quota, so a pod with a CPU limit of 2 on a 64-core node gets
+/// 2; without a limit the manifests in `deploy/` pass the CPU request instead.
+pub(super) fn worker_threads(c: &Config, p: &mut Problems) -> usize {
+    if c.worker_threads > MAX_WORKER_THREADS {
+        p.bad("worker_threads", format!("at most {MAX_WORKER_THREADS}"));
+    }
+    match c.worker_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
     }
 }
 

@@ -109,6 +109,25 @@ fn every_problem_is_reported_with_its_key() {
 }
 
 #[test]
+fn worker_threads_default_to_the_cpus_allowed_and_are_bounded() {
+    let mut c = sample();
+    let allowed = std::thread::available_parallelism().unwrap().get();
+    let s = crate::config::validate(&c).unwrap();
+    assert_eq!(s.server.worker_threads, allowed);
+    assert_eq!(s.identity.saml_check_slots, allowed);
+    c.worker_threads = allowed + 3;
+    let s = crate::config::validate(&c).unwrap();
+    assert_eq!(s.server.worker_threads, allowed + 3);
+    assert_eq!(s.identity.saml_check_slots, allowed + 3);
+    c.worker_threads = 1025;
+    assert!(
+        problems(&c).contains("worker_threads: at most 1024"),
+        "{}",
+        problems(&c)
+    );
+}
+
+#[test]
 fn http_only_for_loopback() {
     assert!(check_url(&Url::parse("http://127.0.0.1:1/").unwrap()).is_ok());
     assert!(check_url(&Url::parse("http://localhost:1/").unwrap()).is_ok());
