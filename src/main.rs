@@ -6,6 +6,7 @@ mod demo;
 mod explain;
 
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -149,8 +150,10 @@ async fn tool(command: Command, config: Option<PathBuf>, set: Vec<String>) -> Ex
         },
         Command::Check => match load(config, set) {
             Ok((_, layered)) => {
-                print!("{}", stsgate::config::layers::describe(&layered));
-                println!("configuration is valid");
+                let text = stsgate::config::layers::describe(&layered);
+                // `stsgate check | head` closes stdout early: not worth a panic.
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}configuration is valid");
                 ExitCode::SUCCESS
             }
             Err(code) => code,
