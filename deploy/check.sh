@@ -2,8 +2,8 @@
 # Checks the deployment files: Prometheus rules (promtool check + unit tests), the Grafana
 # dashboard's queries, every Kubernetes manifest against the Kubernetes schemas plus the policy
 # below, the IAM policies' shape and Chime actions, the ConfigMaps' stsgate.toml with
-# `stsgate check`, and that every stsgate_* name
-# used by alerts, tests and dashboard is one the binary exports.
+# `stsgate check`, that the STSGATE_ variables a manifest sets name config keys, and that every
+# stsgate_* name used by alerts, tests and dashboard is one the binary exports.
 #
 # Installs what is missing, quietly: promtool (extracted from Debian's prometheus package, see
 # install_promtool) and kubernetes-validate (pip). Idempotent; runs every check, then exits 1 if
@@ -230,7 +230,12 @@ def check_manifests(drain, outdir, paths):
                     continue
                 text = cm["data"][key]
                 rel = pathlib.Path(path).relative_to("deploy/kubernetes").with_suffix("")
-                (pathlib.Path(outdir) / f"{str(rel).replace('/', '-')}.{cm_name}.toml").write_text(text)
+                out = pathlib.Path(outdir) / f"{str(rel).replace('/', '-')}.{cm_name}"
+                pathlib.Path(f"{out}.toml").write_text(text)
+                # stsgate only warns about an STSGATE_ variable that names no key (Kubernetes adds
+                # its own), so a misspelt one would be ignored: the shell checks these names.
+                names = [e["name"] for e in c.get("env", []) if e["name"].startswith("STSGATE_")]
+                pathlib.Path(f"{out}.env").write_text("".join(f"{n}\n" for n in names))
                 try:
                     toml = tomllib.loads(text)
                 except tomllib.TOMLDecodeError as e:
@@ -455,6 +460,15 @@ run "manifest policy (security, probes, grace period, IRSA, selectors, ports, Po
     python3 "$tmp/check.py" manifests "$DRAIN_SECONDS" "$tmp/configs" "${manifests[@]}"
 
 bin=${STSGATE_BIN:-target/debug/stsgate}
+# Each variable set (to 1) in turn: `stsgate check` names any that is no key of the config.
+env_names_keys() {
+    local name
+    while read -r name; do
+        if env "$name=1" "$bin" check --config "$1" 2>/dev/null | grep -F "$name names no key"; then
+            return 1
+        fi
+    done <"$2"
+}
 configs=("$tmp"/configs/*.toml)
 if [[ ! -x $bin ]]; then
     if [[ -n ${STSGATE_BIN:-} ]]; then
@@ -469,6 +483,7 @@ elif [[ ! -e ${configs[0]} ]]; then
 else
     for c in "${configs[@]}"; do
         run "stsgate check: $(basename "$c" .toml)" "$bin" check --config "$c"
+        run "STSGATE_ variables of $(basename "$c" .toml) name keys" env_names_keys "$c" "${c%.toml}.env"
     done
 fi
 
