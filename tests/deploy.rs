@@ -1,9 +1,9 @@
 //! deploy/ as a platform team applies it: `deploy/check.sh` validates the Kubernetes manifests
 //! against the Kubernetes schemas and the hardening policy, runs `promtool check rules` and the
 //! alert rules' unit tests, parses the dashboard's queries, runs `stsgate check` on every
-//! ConfigMap's config (with each `STSGATE_` variable its container sets), and checks that every metric name the alerts and the dashboard use is one
-//! this binary exports (from a real scrape). It installs promtool and kubernetes-validate where
-//! missing.
+//! ConfigMap's config (with each `STSGATE_` variable its container sets), and checks that every
+//! metric name the alerts and the dashboard use is one this binary exports (from a real scrape).
+//! It installs promtool and kubernetes-validate where missing.
 
 use crate::support::{Harness, messages_path};
 use std::process::Command;

@@ -33,7 +33,7 @@ const MAX_WORKER_THREADS: usize = 1024;
 /// `worker_threads`, with 0 resolved to the CPUs this process may use. The standard library reads
 /// the CPU affinity and the cgroup quota, so a pod with a CPU limit of 2 on a 64-core node gets
 /// 2; without a limit the manifests in `deploy/` pass the CPU request instead.
-pub(super) fn worker_threads(c: &Config, p: &mut Problems) -> usize {
+fn worker_threads(c: &Config, p: &mut Problems) -> usize {
     if c.worker_threads > MAX_WORKER_THREADS {
         p.bad("worker_threads", format!("at most {MAX_WORKER_THREADS}"));
     }
